@@ -1,0 +1,170 @@
+//! `weft run`: a single-process dev host serving one component over HTTP.
+
+use crate::units::{parse_bytes, parse_duration};
+use anyhow::{Context, bail};
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use weft_capability::config::Config;
+use weft_capability::keyvalue::{InMemoryKeyValue, KeyValue};
+use weft_host::HostBuilder;
+use weft_http_server::{HttpServer, HttpServerConfig, Route, Router};
+use weft_runtime::{ComponentSpec, Limits};
+
+pub const EXAMPLES: &str = "\
+Examples:
+  weft run target/guests/wasm32-wasip2/debug/http_hello.wasm
+  weft run kv_counter.wasm --keyvalue redis://127.0.0.1:6379 --http 127.0.0.1:8080
+  weft run app.wasm --config greeting=hi --reuse 1000 --timeout 5s --max-memory 32MiB";
+
+/// Arguments of `weft run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The component to serve: a .wasm file built for wasm32-wasip2 that
+    /// exports wasi:http/incoming-handler.
+    pub component: PathBuf,
+
+    /// Address to listen on. Loopback by default; use 0.0.0.0:PORT to expose it.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub http: SocketAddr,
+
+    /// Backend for wasi:keyvalue: `memory` (lost on exit) or a redis:// URL.
+    #[arg(long, default_value = "memory", value_name = "memory|redis://…")]
+    pub keyvalue: String,
+
+    /// A wasi:config value for the component, KEY=VALUE; repeatable.
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_config_pair)]
+    pub config: Vec<(String, String)>,
+
+    /// Reuse each instance for up to N requests (only for components that
+    /// allow it: state then survives between requests). Default: a fresh
+    /// instance per request.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub reuse: Option<u32>,
+
+    /// Largest memory one instance may use, e.g. 64MiB.
+    #[arg(long, default_value = "64MiB", value_name = "BYTES", value_parser = parse_bytes)]
+    pub max_memory: u64,
+
+    /// Longest one request may run in the component, e.g. 30s or 500ms.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Requests the component may handle at once; more wait their turn.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent: Option<u32>,
+
+    /// Largest request body accepted, e.g. 10MiB; larger ones get 413.
+    #[arg(long, default_value = "10MiB", value_name = "BYTES", value_parser = parse_bytes)]
+    pub max_body: u64,
+
+    /// Where compiled components are cached (default: the user's cache dir).
+    #[arg(long, value_name = "DIR", env = "WEFT_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+fn parse_config_pair(s: &str) -> Result<(String, String), String> {
+    Config::parse_pair(s).ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
+}
+
+/// The default compile cache: `$XDG_CACHE_HOME/weft` or `~/.cache/weft`.
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("weft").join("compiled"))
+}
+
+async fn keyvalue_backend(spec: &str) -> anyhow::Result<Arc<dyn KeyValue>> {
+    if spec == "memory" {
+        return Ok(Arc::new(InMemoryKeyValue::default()));
+    }
+    if spec.starts_with("redis://") || spec.starts_with("rediss://") {
+        let kv = weft_keyvalue_redis::RedisKeyValue::connect(spec)
+            .await
+            .with_context(|| {
+                format!("could not connect to Redis at {spec}; is redis-server running?")
+            })?;
+        return Ok(Arc::new(kv));
+    }
+    bail!("--keyvalue takes `memory` or a redis:// URL, not `{spec}`")
+}
+
+/// Runs `weft run` until Ctrl-C or SIGTERM.
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let wasm = std::fs::read(&args.component)
+        .with_context(|| format!("could not read {}", args.component.display()))?;
+    let keyvalue = keyvalue_backend(&args.keyvalue).await?;
+
+    let mut builder = HostBuilder::new();
+    if let Some(dir) = args.cache_dir.clone().or_else(default_cache_dir) {
+        builder = builder.with_cache_dir(dir);
+    }
+    let host = builder.build().context("could not create the host")?;
+
+    let id = args
+        .component
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("component")
+        .to_owned();
+    let spec = ComponentSpec {
+        id: id.clone(),
+        config: args.config.into_iter().collect(),
+        keyvalue: Some(keyvalue),
+        limits: Limits {
+            max_memory: args.max_memory,
+            timeout: args.timeout,
+            reuse: args.reuse,
+            max_concurrent: args.max_concurrent,
+        },
+    };
+    let component = host
+        .start_component(&wasm, spec)
+        .await
+        .with_context(|| format!("could not start {}", args.component.display()))?;
+
+    let router = Arc::new(Router::default());
+    router.add(Route::new(id.clone(), component));
+    let config = HttpServerConfig {
+        address: args.http,
+        max_body_bytes: usize::try_from(args.max_body).unwrap_or(usize::MAX),
+    };
+    let server = HttpServer::bind(config, router).await?;
+    let mode = match args.reuse {
+        Some(n) => format!("reusing instances up to {n} requests"),
+        None => "fresh instance per request".to_owned(),
+    };
+    eprintln!(
+        "Serving {id} on http://{} ({mode}, keyvalue: {}). Press Ctrl-C to stop.",
+        server.local_addr(),
+        args.keyvalue
+    );
+    wait_for_shutdown().await;
+    eprintln!("Stopping.");
+    drop(server);
+    Ok(())
+}
+
+async fn wait_for_shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

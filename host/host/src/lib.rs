@@ -1,0 +1,157 @@
+//! One Weft host: the components it runs and the capabilities they are bound to.
+//!
+//! The host owns the runtime and the compile cache and keeps a table of
+//! started components; it names no provider and no transport. A composition
+//! root (the `weft` CLI) hands it concrete capabilities.
+//!
+//! ```no_run
+//! # async fn demo(wasm: Vec<u8>) -> Result<(), weft_host::Error> {
+//! use weft_host::HostBuilder;
+//! use weft_runtime::ComponentSpec;
+//! let host = HostBuilder::new().build()?;
+//! let component = host.start_component(&wasm, ComponentSpec::new("hello")).await?;
+//! assert_eq!(host.component("hello").map(|c| c.id().to_owned()), Some("hello".into()));
+//! # drop(component); Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use weft_runtime::{CompileCache, Component, ComponentSpec, Runtime, RuntimeConfig};
+
+/// Errors of host operations, naming the component concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The runtime refused (bad wasm, pool, linking).
+    #[error(transparent)]
+    Runtime(#[from] weft_runtime::Error),
+    /// A component with this id already runs here.
+    #[error("a component with id `{0}` is already running on this host")]
+    AlreadyRunning(String),
+    /// Compiling on a blocking thread failed to complete.
+    #[error("compiling component `{component}` was interrupted: {reason}")]
+    Interrupted {
+        /// The component's id.
+        component: String,
+        /// What happened to the compile task.
+        reason: String,
+    },
+}
+
+/// Builds a [`Host`].
+#[derive(Debug, Default)]
+pub struct HostBuilder {
+    runtime: RuntimeConfig,
+    cache_dir: Option<PathBuf>,
+}
+
+impl HostBuilder {
+    /// A builder with default runtime sizing and no compile cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sizes the runtime.
+    pub fn with_runtime_config(mut self, config: RuntimeConfig) -> Self {
+        self.runtime = config;
+        self
+    }
+
+    /// Keeps compiled components in `dir`.
+    pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Creates the engine and the host.
+    pub fn build(self) -> Result<Host, Error> {
+        let runtime = Runtime::new(self.runtime)?;
+        let cache = match self.cache_dir {
+            Some(dir) => CompileCache::new(dir),
+            None => CompileCache::disabled(),
+        };
+        Ok(Host {
+            runtime,
+            cache,
+            components: RwLock::default(),
+        })
+    }
+}
+
+/// A host: a runtime, a compile cache and the components started on it.
+pub struct Host {
+    runtime: Runtime,
+    cache: CompileCache,
+    components: RwLock<HashMap<String, Arc<Component>>>,
+}
+
+impl Host {
+    /// Compiles (or loads from cache) and starts `wasm` as `spec.id`.
+    ///
+    /// Compilation runs on a blocking thread so the host keeps serving.
+    pub async fn start_component(
+        &self,
+        wasm: &[u8],
+        spec: ComponentSpec,
+    ) -> Result<Arc<Component>, Error> {
+        let id = spec.id.clone();
+        if self.component(&id).is_some() {
+            return Err(Error::AlreadyRunning(id));
+        }
+        let runtime = self.runtime.clone();
+        let cache = self.cache.clone();
+        let wasm = wasm.to_vec();
+        let loaded =
+            tokio::task::spawn_blocking(move || Component::load(&runtime, &cache, &wasm, spec))
+                .await
+                .map_err(|e| Error::Interrupted {
+                    component: id.clone(),
+                    reason: e.to_string(),
+                })??;
+        let component = Arc::new(loaded);
+        let mut components = self.components.write().unwrap_or_else(|p| p.into_inner());
+        if components.contains_key(&id) {
+            return Err(Error::AlreadyRunning(id));
+        }
+        components.insert(id.clone(), component.clone());
+        tracing::info!(component = %id, digest = %component.digest(), origin = ?component.origin(), "component started");
+        Ok(component)
+    }
+
+    /// The running component called `id`.
+    pub fn component(&self, id: &str) -> Option<Arc<Component>> {
+        self.components
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// Stops `id`; running invocations finish. Returns whether it was running.
+    pub fn stop_component(&self, id: &str) -> bool {
+        self.components
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+            .is_some()
+    }
+
+    /// Ids of the running components, sorted.
+    pub fn component_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .components
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// The runtime all components share.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+}

@@ -1,0 +1,190 @@
+//! A loaded component: compiled once, pre-instantiated once, with its limits
+//! and its current capability bindings.
+
+use crate::state::{State, linker};
+use crate::{CompileCache, Error, Origin, Runtime, config, keyvalue, logging};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, StoreLimitsBuilder};
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi_http::WasiHttpCtx;
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
+use weft_capability::config::Config;
+use weft_capability::keyvalue::KeyValue;
+
+/// Per-component limits; every invocation runs under them.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest linear memory an instance may grow to, in bytes.
+    pub max_memory: u64,
+    /// Longest an invocation may run before it is stopped.
+    pub timeout: Duration,
+    /// Instance reuse: `None` (the default) gives each invocation a fresh
+    /// instance; `Some(n)` lets one instance serve up to `n` invocations, one
+    /// at a time. Only for components that declare they allow it.
+    pub reuse: Option<u32>,
+    /// Invocations that may run at once; more wait for a slot.
+    pub max_concurrent: Option<u32>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_memory: 64 << 20,
+            timeout: Duration::from_secs(30),
+            reuse: None,
+            max_concurrent: None,
+        }
+    }
+}
+
+/// What to start: the component's id, configuration, bindings and limits.
+#[derive(Clone)]
+pub struct ComponentSpec {
+    /// The component's id, unique on the host.
+    pub id: String,
+    /// The values `wasi:config` returns.
+    pub config: Config,
+    /// The backend `wasi:keyvalue` is bound to, if linked.
+    pub keyvalue: Option<Arc<dyn KeyValue>>,
+    /// Limits for every invocation.
+    pub limits: Limits,
+}
+
+impl ComponentSpec {
+    /// A spec with no config, no links and default limits.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            config: Config::default(),
+            keyvalue: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A reusable instance with the store it lives in.
+pub(crate) struct Pooled {
+    pub(crate) store: Store<State>,
+    pub(crate) proxy: Proxy,
+    pub(crate) uses: u32,
+}
+
+/// A component ready to serve: compiled, linked, pre-instantiated.
+pub struct Component {
+    pub(crate) id: Arc<str>,
+    pub(crate) runtime: Runtime,
+    pub(crate) pre: ProxyPre<State>,
+    pub(crate) digest: String,
+    pub(crate) origin: Origin,
+    pub(crate) config: Config,
+    pub(crate) limits: Limits,
+    pub(crate) deadline_ticks: u64,
+    pub(crate) keyvalue: RwLock<Option<Arc<dyn KeyValue>>>,
+    pub(crate) slots: Option<Arc<Semaphore>>,
+    pub(crate) idle: Arc<Mutex<Vec<Pooled>>>,
+}
+
+impl Component {
+    /// Compiles (or loads from `cache`) and pre-instantiates `wasm`.
+    ///
+    /// Fails with a clear error when the bytes are not a component, do not
+    /// compile, or do not export `wasi:http/incoming-handler`.
+    pub fn load(
+        runtime: &Runtime,
+        cache: &CompileCache,
+        wasm: &[u8],
+        spec: ComponentSpec,
+    ) -> Result<Self, Error> {
+        let (compiled, origin) = cache.load(runtime.engine(), wasm)?;
+        let link_err = |reason: String| Error::Link {
+            component: spec.id.clone(),
+            reason,
+        };
+        let mut linker = linker(runtime.engine()).map_err(|e| link_err(format!("{e:#}")))?;
+        crate::stubs::stub_unknown_imports(&mut linker, runtime.engine(), &compiled)
+            .map_err(|e| link_err(format!("{e:#}")))?;
+        let pre = linker
+            .instantiate_pre(&compiled)
+            .map_err(|e| link_err(format!("{e:#}")))?;
+        let pre = ProxyPre::new(pre).map_err(|e| {
+            link_err(format!(
+                "it does not export wasi:http/incoming-handler@0.2.x ({e:#}); only HTTP components can be served yet"
+            ))
+        })?;
+        let slots = spec
+            .limits
+            .max_concurrent
+            .map(|n| Arc::new(Semaphore::new(n.max(1) as usize)));
+        Ok(Self {
+            id: spec.id.into(),
+            runtime: runtime.clone(),
+            pre,
+            digest: crate::cache::digest(wasm),
+            origin,
+            config: spec.config,
+            deadline_ticks: Runtime::deadline_ticks(spec.limits.timeout),
+            limits: spec.limits,
+            keyvalue: RwLock::new(spec.keyvalue),
+            slots,
+            idle: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    /// The component's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The sha256 digest of the component's wasm bytes.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Whether the compiled code came from the cache.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// The limits invocations run under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Binds `wasi:keyvalue` to `backend` (or unbinds it). Invocations that
+    /// start afterwards use the new binding; running ones keep theirs.
+    pub fn set_keyvalue(&self, backend: Option<Arc<dyn KeyValue>>) {
+        *self.keyvalue.write().unwrap_or_else(|p| p.into_inner()) = backend;
+    }
+
+    pub(crate) fn keyvalue(&self) -> Option<Arc<dyn KeyValue>> {
+        self.keyvalue
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// A new store for one instance, with this component's limits and bindings.
+    pub(crate) fn new_store(&self) -> Store<State> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(usize::try_from(self.limits.max_memory).unwrap_or(usize::MAX))
+            .trap_on_grow_failure(true)
+            .build();
+        let state = State {
+            table: ResourceTable::new(),
+            wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
+            http: WasiHttpCtx::new(),
+            keyvalue: keyvalue::Ctx::new(self.id.clone(), self.keyvalue()),
+            config: config::Ctx::new(self.config.clone()),
+            logging: logging::Ctx::new(self.id.clone()),
+            limits,
+            hooks: crate::state::DenyOutgoing,
+        };
+        let mut store = Store::new(self.runtime.engine(), state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(self.deadline_ticks);
+        store
+    }
+}

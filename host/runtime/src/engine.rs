@@ -1,0 +1,171 @@
+//! The one wasmtime [`Engine`] of a host: pooling allocator, epoch ticker.
+
+use crate::Error;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch ticker advances the engine's epoch; execution deadlines
+/// are counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Sizing of the engine: how many instances may be alive at once and how much
+/// address space each may reserve.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Component instances alive at once across the host (the pool's size).
+    pub max_instances: u32,
+    /// Largest linear memory one instance may grow to, in bytes.
+    pub max_memory_bytes: u64,
+    /// Virtual address space reserved per linear memory, in bytes.
+    pub memory_reservation: u64,
+    /// Guard region after each linear memory, in bytes.
+    pub memory_guard_size: u64,
+    /// Largest wasm stack a call may use, in bytes; deeper recursion traps.
+    pub max_wasm_stack: usize,
+}
+
+impl Default for RuntimeConfig {
+    /// Defaults sized for many small guests: 1,000 concurrent instances,
+    /// 64 MiB of memory each, 4 GiB reservations (no bounds checks needed)
+    /// and 32 MiB guards, which fits easily in a 64-bit address space.
+    fn default() -> Self {
+        Self {
+            max_instances: 1_000,
+            max_memory_bytes: 64 << 20,
+            memory_reservation: 4 << 30,
+            memory_guard_size: 32 << 20,
+            max_wasm_stack: 512 << 10,
+        }
+    }
+}
+
+/// The engine shared by every component of a host, with its epoch ticker.
+///
+/// Dropping the last clone stops the ticker thread.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Engine,
+    config: RuntimeConfig,
+    _ticker: Arc<Ticker>,
+}
+
+impl Runtime {
+    /// Creates the engine with the pooling allocator sized by `config`.
+    ///
+    /// Fails with [`Error::Pool`] (never a silent fallback to on-demand
+    /// allocation) when the pool's address space cannot be reserved.
+    pub fn new(config: RuntimeConfig) -> Result<Self, Error> {
+        let mut pool = PoolingAllocationConfig::default();
+        let n = config.max_instances;
+        // A Rust wasip2 component holds a handful of core instances, one or
+        // two memories and a few tables; size the totals for that.
+        pool.total_component_instances(n)
+            .total_core_instances(n.saturating_mul(4))
+            .total_memories(n.saturating_mul(2))
+            .total_tables(n.saturating_mul(4))
+            .total_stacks(n)
+            .max_memory_size(usize::try_from(config.max_memory_bytes).unwrap_or(usize::MAX))
+            .max_memories_per_component(4)
+            .max_core_instances_per_component(16);
+
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(config.max_wasm_stack)
+            .memory_reservation(config.memory_reservation)
+            .memory_guard_size(config.memory_guard_size)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm).map_err(|source| Error::Pool {
+            instances: n,
+            reservation: config.memory_reservation,
+            reason: format!("{source:#}"),
+        })?;
+        let ticker = Ticker::start(&engine);
+        Ok(Self {
+            engine,
+            config,
+            _ticker: Arc::new(ticker),
+        })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The sizing this runtime was created with.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// A deadline of `timeout` expressed in epoch ticks (at least one).
+    pub fn deadline_ticks(timeout: Duration) -> u64 {
+        let ticks = timeout.as_micros() / EPOCH_TICK.as_micros();
+        u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
+    }
+}
+
+/// One thread per engine that advances the epoch every [`EPOCH_TICK`].
+struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Ticker {
+    fn start(engine: &Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let weak = engine.weak();
+        let flag = stop.clone();
+        let spawned = std::thread::Builder::new()
+            .name("weft-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            // Without a ticker deadlines never fire; say so loudly.
+            tracing::error!("could not start the epoch ticker thread, deadlines are disabled: {e}");
+        }
+        Self { stop }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_is_at_least_one_tick() {
+        assert_eq!(Runtime::deadline_ticks(Duration::ZERO), 1);
+        assert_eq!(Runtime::deadline_ticks(Duration::from_secs(1)), 100);
+    }
+
+    #[test]
+    fn default_pool_holds_a_thousand_instances() -> Result<(), Error> {
+        let rt = Runtime::new(RuntimeConfig::default())?;
+        assert_eq!(rt.config().max_instances, 1_000);
+        Ok(())
+    }
+
+    #[test]
+    fn impossible_pool_is_a_clear_error() {
+        let config = RuntimeConfig {
+            max_instances: u32::MAX / 8,
+            memory_reservation: 1 << 40,
+            ..RuntimeConfig::default()
+        };
+        assert!(matches!(Runtime::new(config), Err(Error::Pool { .. })));
+    }
+}

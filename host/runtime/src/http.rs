@@ -1,0 +1,143 @@
+//! Serving `wasi:http/incoming-handler`: one invocation per request, on a
+//! fresh instance or a reused one.
+
+use crate::component::{Component, Pooled};
+use crate::keyvalue;
+use async_trait::async_trait;
+use http_body_util::BodyExt;
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use wasmtime::Trap;
+use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use weft_capability::http::{Body, BodyError, Error, IncomingHandler};
+
+#[async_trait]
+impl IncomingHandler for Component {
+    async fn handle(&self, request: http::Request<Body>) -> Result<http::Response<Body>, Error> {
+        let permit = match &self.slots {
+            Some(slots) => {
+                Some(
+                    slots
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .map_err(|_| Error::Overloaded {
+                            component: self.id.to_string(),
+                            reason: "the component is stopping".into(),
+                        })?,
+                )
+            }
+            None => None,
+        };
+        self.invoke(request, permit).await
+    }
+}
+
+impl Component {
+    async fn invoke(
+        &self,
+        request: http::Request<Body>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> Result<http::Response<Body>, Error> {
+        let reused = match self.limits.reuse {
+            Some(_) => self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop(),
+            None => None,
+        };
+        let (mut store, proxy, uses) = match reused {
+            Some(p) => (p.store, Some(p.proxy), p.uses),
+            None => (self.new_store(), None, 0),
+        };
+        store.set_epoch_deadline(self.deadline_ticks);
+        store.data_mut().keyvalue = keyvalue::Ctx::new(self.id.clone(), self.keyvalue());
+
+        let request = with_authority(request).map(|body| {
+            body.map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))
+        });
+        let bad = |reason: String| Error::BadResponse {
+            component: self.id.to_string(),
+            reason,
+        };
+        let request = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)
+            .map_err(|e| bad(format!("the request could not be handed to the guest: {e}")))?;
+        let (tx, rx) = oneshot::channel();
+        let out = store
+            .data_mut()
+            .http()
+            .new_response_outparam(tx)
+            .map_err(|e| bad(format!("{e}")))?;
+
+        let pre = self.pre.clone();
+        let idle = self.idle.clone();
+        let keep = self
+            .limits
+            .reuse
+            .filter(|max| uses.saturating_add(1) < *max);
+        // The guest runs in its own task so it can keep streaming the body
+        // after the response head has been returned.
+        let task = tokio::spawn(async move {
+            let _permit = permit;
+            let proxy = match proxy {
+                Some(p) => p,
+                None => pre.instantiate_async(&mut store).await?,
+            };
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, request, out)
+                .await?;
+            if keep.is_some() {
+                let pooled = Pooled {
+                    store,
+                    proxy,
+                    uses: uses + 1,
+                };
+                idle.lock().unwrap_or_else(|p| p.into_inner()).push(pooled);
+            }
+            Ok::<(), wasmtime::Error>(())
+        });
+
+        match rx.await {
+            Ok(Ok(response)) => Ok(response.map(|body| {
+                body.map_err(|e| -> BodyError { Box::new(e) })
+                    .boxed_unsync()
+            })),
+            Ok(Err(code)) => Err(bad(format!("the guest answered with error {code:?}"))),
+            Err(_) => Err(match task.await {
+                Ok(Ok(())) => bad("the guest returned without setting a response".into()),
+                Ok(Err(e)) => self.classify(e),
+                Err(join) => Error::Trapped {
+                    component: self.id.to_string(),
+                    reason: join.to_string(),
+                },
+            }),
+        }
+    }
+
+    /// Turns a wasmtime error from an invocation into the inbound error kind.
+    fn classify(&self, e: wasmtime::Error) -> Error {
+        let component = self.id.to_string();
+        if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+            return Error::DeadlineExceeded { component };
+        }
+        let reason = format!("{e:?}");
+        tracing::warn!(component, "invocation failed: {reason}");
+        Error::Trapped {
+            component,
+            reason: reason.lines().next().unwrap_or_default().to_owned(),
+        }
+    }
+}
+
+/// wasi:http needs an authority; HTTP/1.0 clients may send none, so use the
+/// loopback name rather than failing the request.
+fn with_authority(mut request: http::Request<Body>) -> http::Request<Body> {
+    if request.uri().authority().is_none() && !request.headers().contains_key(http::header::HOST) {
+        request.headers_mut().insert(
+            http::header::HOST,
+            http::HeaderValue::from_static("localhost"),
+        );
+    }
+    request
+}

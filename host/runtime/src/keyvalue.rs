@@ -1,0 +1,206 @@
+//! `wasi:keyvalue@0.2.0-draft` (store, atomics, batch) for guests, delegating
+//! to an `Arc<dyn capability::keyvalue::KeyValue>`.
+
+use crate::bindings::wasi::keyvalue::{atomics, batch, store};
+use std::sync::Arc;
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+use weft_capability::keyvalue::{self as cap, KeyValue, bucket_name};
+
+/// Per-store keyvalue state: the backend the component's link points at
+/// when the store was created (`None`: no link, every open fails).
+#[derive(Clone, Default)]
+pub struct Ctx {
+    backend: Option<Arc<dyn KeyValue>>,
+    component: Arc<str>,
+}
+
+impl Ctx {
+    /// State for `component`, bound to `backend` (or to nothing).
+    pub fn new(component: Arc<str>, backend: Option<Arc<dyn KeyValue>>) -> Self {
+        Self { backend, component }
+    }
+}
+
+/// What a store lends the keyvalue host functions for one call.
+pub struct View<'a> {
+    /// The keyvalue state.
+    pub ctx: &'a mut Ctx,
+    /// The store's resource table, holding open buckets.
+    pub table: &'a mut ResourceTable,
+}
+
+/// An open bucket: its name and the backend it was opened on, so that a link
+/// swap affects only buckets opened afterwards.
+pub struct Bucket {
+    name: String,
+    backend: Arc<dyn KeyValue>,
+}
+
+/// The result of a keyvalue host call that did not succeed: either an error
+/// the guest sees as `wasi:keyvalue/store.error`, or a trap.
+#[derive(Debug)]
+pub enum Failure {
+    /// Returned to the guest.
+    Guest(store::Error),
+    /// Traps the guest (a broken host invariant, e.g. a bad handle).
+    Trap(wasmtime::Error),
+}
+
+impl From<cap::Error> for Failure {
+    fn from(e: cap::Error) -> Self {
+        let guest = match e {
+            cap::Error::NoSuchStore(_) => store::Error::NoSuchStore,
+            cap::Error::AccessDenied => store::Error::AccessDenied,
+            cap::Error::Other(m) => store::Error::Other(m),
+            e @ cap::Error::Backend { .. } => {
+                tracing::warn!(error = ?e, "keyvalue backend failed");
+                store::Error::Other(error_chain(&e))
+            }
+        };
+        Self::Guest(guest)
+    }
+}
+
+impl From<wasmtime::component::ResourceTableError> for Failure {
+    fn from(e: wasmtime::component::ResourceTableError) -> Self {
+        Self::Trap(e.into())
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}
+
+struct HasKeyValue;
+
+impl HasData for HasKeyValue {
+    type Data<'a> = View<'a>;
+}
+
+/// Adds `wasi:keyvalue/{store,atomics,batch}` to `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> View<'_>,
+) -> wasmtime::Result<()> {
+    store::add_to_linker::<_, HasKeyValue>(linker, get)?;
+    atomics::add_to_linker::<_, HasKeyValue>(linker, get)?;
+    batch::add_to_linker::<_, HasKeyValue>(linker, get)?;
+    Ok(())
+}
+
+impl View<'_> {
+    fn bucket(&self, b: &Resource<Bucket>) -> Result<(String, Arc<dyn KeyValue>), Failure> {
+        let bucket = self.table.get(b)?;
+        Ok((bucket.name.clone(), bucket.backend.clone()))
+    }
+}
+
+impl store::Host for View<'_> {
+    async fn open(&mut self, identifier: String) -> Result<Resource<Bucket>, Failure> {
+        let Some(backend) = self.ctx.backend.clone() else {
+            return Err(Failure::Guest(store::Error::Other(format!(
+                "wasi:keyvalue is not linked for component `{}`; link it to a keyvalue provider",
+                self.ctx.component
+            ))));
+        };
+        let name = bucket_name(&identifier).to_owned();
+        backend.open(&name).await?;
+        Ok(self.table.push(Bucket { name, backend })?)
+    }
+
+    fn convert_error(&mut self, err: Failure) -> wasmtime::Result<store::Error> {
+        match err {
+            Failure::Guest(e) => Ok(e),
+            Failure::Trap(e) => Err(e),
+        }
+    }
+}
+
+impl store::HostBucket for View<'_> {
+    async fn get(&mut self, b: Resource<Bucket>, key: String) -> Result<Option<Vec<u8>>, Failure> {
+        let (name, kv) = self.bucket(&b)?;
+        Ok(kv.get(&name, &key).await?)
+    }
+
+    async fn set(
+        &mut self,
+        b: Resource<Bucket>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), Failure> {
+        let (name, kv) = self.bucket(&b)?;
+        Ok(kv.set(&name, &key, value).await?)
+    }
+
+    async fn delete(&mut self, b: Resource<Bucket>, key: String) -> Result<(), Failure> {
+        let (name, kv) = self.bucket(&b)?;
+        Ok(kv.delete(&name, &key).await?)
+    }
+
+    async fn exists(&mut self, b: Resource<Bucket>, key: String) -> Result<bool, Failure> {
+        let (name, kv) = self.bucket(&b)?;
+        Ok(kv.exists(&name, &key).await?)
+    }
+
+    async fn list_keys(
+        &mut self,
+        b: Resource<Bucket>,
+        cursor: Option<u64>,
+    ) -> Result<store::KeyResponse, Failure> {
+        let (name, kv) = self.bucket(&b)?;
+        let page = kv.list_keys(&name, cursor).await?;
+        Ok(store::KeyResponse {
+            keys: page.keys,
+            cursor: page.cursor,
+        })
+    }
+
+    async fn drop(&mut self, b: Resource<Bucket>) -> wasmtime::Result<()> {
+        self.table.delete(b)?;
+        Ok(())
+    }
+}
+
+impl atomics::Host for View<'_> {
+    async fn increment(
+        &mut self,
+        b: Resource<Bucket>,
+        key: String,
+        delta: u64,
+    ) -> Result<u64, Failure> {
+        let (name, kv) = self.bucket(&b)?;
+        Ok(kv.increment(&name, &key, delta).await?)
+    }
+}
+
+impl batch::Host for View<'_> {
+    async fn get_many(
+        &mut self,
+        b: Resource<Bucket>,
+        keys: Vec<String>,
+    ) -> Result<Vec<Option<(String, Vec<u8>)>>, Failure> {
+        let (name, kv) = self.bucket(&b)?;
+        Ok(kv.get_many(&name, keys).await?)
+    }
+
+    async fn set_many(
+        &mut self,
+        b: Resource<Bucket>,
+        pairs: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), Failure> {
+        let (name, kv) = self.bucket(&b)?;
+        Ok(kv.set_many(&name, pairs).await?)
+    }
+
+    async fn delete_many(&mut self, b: Resource<Bucket>, keys: Vec<String>) -> Result<(), Failure> {
+        let (name, kv) = self.bucket(&b)?;
+        Ok(kv.delete_many(&name, keys).await?)
+    }
+}

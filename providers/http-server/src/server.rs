@@ -1,0 +1,178 @@
+//! The listener: accepts connections, applies the body limit, routes, and
+//! turns handler errors into 5xx responses.
+
+use crate::{Error, Router};
+use bytes::Bytes;
+use http::{Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use weft_capability::http::{Body, BodyError, Error as HandlerError};
+
+/// Where and how to listen.
+#[derive(Debug, Clone)]
+pub struct HttpServerConfig {
+    /// The address to bind; loopback by default.
+    pub address: SocketAddr,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpServerConfig {
+    fn default() -> Self {
+        Self {
+            address: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 10 << 20,
+        }
+    }
+}
+
+/// A running listener. Dropping it stops accepting and closes its connections.
+pub struct HttpServer {
+    local_addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl HttpServer {
+    /// Binds `config.address` and serves `router` until dropped.
+    pub async fn bind(config: HttpServerConfig, router: Arc<Router>) -> Result<Self, Error> {
+        let bind_err = |source| Error::Bind {
+            address: config.address,
+            source,
+        };
+        let listener = TcpListener::bind(config.address).await.map_err(bind_err)?;
+        let local_addr = listener.local_addr().map_err(bind_err)?;
+        let max_body = config.max_body_bytes;
+        let task = tokio::spawn(accept_loop(listener, router, max_body));
+        Ok(Self { local_addr, task })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, router: Arc<Router>, max_body: usize) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: back off, keep serving.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        // Reap finished connections so the set does not grow without bound.
+        while connections.try_join_next().is_some() {}
+        connections.spawn(async move {
+            let service = service_fn(move |req| serve(router.clone(), max_body, req));
+            if let Err(e) = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+        });
+    }
+}
+
+fn text(status: StatusCode, message: impl Into<String>) -> Response<Body> {
+    let mut response = Response::new(
+        Full::new(Bytes::from(message.into() + "\n"))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// The declared body length, if the client sent a valid `Content-Length`.
+fn declared_length(req: &http::Request<Incoming>) -> Option<u64> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+async fn serve(
+    router: Arc<Router>,
+    max_body: usize,
+    req: http::Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
+    let Some(route) = router.pick(host, req.uri().path()) else {
+        return Ok(text(
+            StatusCode::NOT_FOUND,
+            "no component is routed at this address and path",
+        ));
+    };
+    if declared_length(&req).is_some_and(|n| n > max_body as u64) {
+        return Ok(text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is larger than the limit of {max_body} bytes"),
+        ));
+    }
+    let req = req.map(|body| {
+        Limited::new(body, max_body)
+            .map_err(|e| -> BodyError { e })
+            .boxed_unsync()
+    });
+    Ok(match route.handler.handle(req).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::warn!(route = %route.name, "request failed: {e}");
+            error_response(&e)
+        }
+    })
+}
+
+/// The response a client gets for a handler error: the kind, not the details
+/// (those are in the host's log).
+fn error_response(e: &HandlerError) -> Response<Body> {
+    match e {
+        HandlerError::Trapped { component, .. } => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("component `{component}` trapped; the host log has the reason"),
+        ),
+        HandlerError::BadResponse { component, .. } => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("component `{component}` gave no valid response; the host log has the reason"),
+        ),
+        HandlerError::DeadlineExceeded { component } => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("component `{component}` ran past its execution-time limit"),
+        ),
+        HandlerError::Overloaded { component, .. } => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("component `{component}` is at capacity; retry later"),
+        ),
+    }
+}

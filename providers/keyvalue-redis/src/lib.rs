@@ -1,0 +1,217 @@
+//! `wasi:keyvalue` backed by Redis.
+//!
+//! Buckets map onto one Redis database: the default bucket uses keys as they
+//! are (so `redis-cli GET increment` shows what a guest stored), any other
+//! bucket prefixes its keys with `<bucket>:`. Listing the default bucket
+//! therefore lists every key of the database.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), weft_capability::keyvalue::Error> {
+//! use weft_capability::keyvalue::KeyValue;
+//! let kv = weft_keyvalue_redis::RedisKeyValue::connect("redis://127.0.0.1:6379").await?;
+//! kv.increment("default", "hits", 1).await?;
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+use async_trait::async_trait;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use weft_capability::keyvalue::{DEFAULT_BUCKET, Error, KeyResponse, KeyValue, LIST_KEYS_PAGE};
+
+/// A keyvalue backend on one Redis database, reconnecting on its own.
+#[derive(Clone)]
+pub struct RedisKeyValue {
+    conn: ConnectionManager,
+}
+
+fn backend(e: redis::RedisError) -> Error {
+    Error::Backend {
+        backend: "redis",
+        source: Box::new(e),
+    }
+}
+
+impl RedisKeyValue {
+    /// Connects to the Redis server at `url` (`redis://host:port/db`).
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let client = redis::Client::open(url).map_err(backend)?;
+        let conn = ConnectionManager::new(client).await.map_err(backend)?;
+        Ok(Self { conn })
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+}
+
+/// The Redis key for `key` in `bucket`.
+fn redis_key(bucket: &str, key: &str) -> String {
+    if bucket == DEFAULT_BUCKET {
+        key.to_owned()
+    } else {
+        format!("{bucket}:{key}")
+    }
+}
+
+/// The SCAN pattern matching every key of `bucket`, with glob characters escaped.
+fn scan_pattern(bucket: &str) -> String {
+    if bucket == DEFAULT_BUCKET {
+        return "*".to_owned();
+    }
+    let mut p = String::with_capacity(bucket.len() + 2);
+    for c in bucket.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push_str(":*");
+    p
+}
+
+/// `key` as the guest knows it, given the Redis key.
+fn guest_key(bucket: &str, redis_key: String) -> String {
+    if bucket == DEFAULT_BUCKET {
+        return redis_key;
+    }
+    match redis_key
+        .strip_prefix(bucket)
+        .and_then(|k| k.strip_prefix(':'))
+    {
+        Some(k) => k.to_owned(),
+        None => redis_key,
+    }
+}
+
+#[async_trait]
+impl KeyValue for RedisKeyValue {
+    async fn open(&self, _bucket: &str) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.conn()
+            .get(redis_key(bucket, key))
+            .await
+            .map_err(backend)
+    }
+
+    async fn set(&self, bucket: &str, key: &str, value: Vec<u8>) -> Result<(), Error> {
+        self.conn()
+            .set(redis_key(bucket, key), value)
+            .await
+            .map_err(backend)
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), Error> {
+        self.conn()
+            .del(redis_key(bucket, key))
+            .await
+            .map_err(backend)
+    }
+
+    async fn exists(&self, bucket: &str, key: &str) -> Result<bool, Error> {
+        self.conn()
+            .exists(redis_key(bucket, key))
+            .await
+            .map_err(backend)
+    }
+
+    async fn list_keys(&self, bucket: &str, cursor: Option<u64>) -> Result<KeyResponse, Error> {
+        // `cursor` is guest-controlled; Redis treats an unknown cursor as a
+        // position in its table and never fails on it.
+        let pattern = scan_pattern(bucket);
+        let mut cursor = cursor.unwrap_or(0);
+        let mut keys = Vec::new();
+        // SCAN may return empty batches; skip a few so guests see fewer empty pages.
+        for _ in 0..16 {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(LIST_KEYS_PAGE)
+                .query_async(&mut self.conn())
+                .await
+                .map_err(backend)?;
+            keys.extend(batch.into_iter().map(|k| guest_key(bucket, k)));
+            cursor = next;
+            if cursor == 0 || !keys.is_empty() {
+                break;
+            }
+        }
+        Ok(KeyResponse {
+            keys,
+            cursor: (cursor != 0).then_some(cursor),
+        })
+    }
+
+    async fn increment(&self, bucket: &str, key: &str, delta: u64) -> Result<u64, Error> {
+        let delta = i64::try_from(delta)
+            .map_err(|_| Error::Other("increment delta exceeds i64::MAX".into()))?;
+        let r: Result<i64, _> = self.conn().incr(redis_key(bucket, key), delta).await;
+        match r {
+            Ok(n) => u64::try_from(n).map_err(|_| Error::Other("the counter is negative".into())),
+            Err(e) if e.code() == Some("ERR") => {
+                Err(Error::Other(format!("cannot increment: {e}")))
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn get_many(
+        &self,
+        bucket: &str,
+        keys: Vec<String>,
+    ) -> Result<Vec<Option<(String, Vec<u8>)>>, Error> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let redis_keys: Vec<String> = keys.iter().map(|k| redis_key(bucket, k)).collect();
+        let values: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+            .arg(&redis_keys)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        Ok(keys
+            .into_iter()
+            .zip(values)
+            .map(|(k, v)| v.map(|v| (k, v)))
+            .collect())
+    }
+
+    async fn set_many(&self, bucket: &str, pairs: Vec<(String, Vec<u8>)>) -> Result<(), Error> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        let pairs: Vec<(String, Vec<u8>)> = pairs
+            .into_iter()
+            .map(|(k, v)| (redis_key(bucket, &k), v))
+            .collect();
+        self.conn().mset(&pairs).await.map_err(backend)
+    }
+
+    async fn delete_many(&self, bucket: &str, keys: Vec<String>) -> Result<(), Error> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = keys.iter().map(|k| redis_key(bucket, k)).collect();
+        self.conn().del(keys).await.map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_prefixes_and_patterns() {
+        assert_eq!(redis_key("default", "n"), "n");
+        assert_eq!(redis_key("cache", "n"), "cache:n");
+        assert_eq!(scan_pattern("default"), "*");
+        assert_eq!(scan_pattern("a*b"), "a\\*b:*");
+        assert_eq!(guest_key("cache", "cache:n".into()), "n");
+        assert_eq!(guest_key("default", "x:y".into()), "x:y");
+    }
+}
