@@ -4,10 +4,10 @@
 use crate::state::{State, linker};
 use crate::{CompileCache, Error, Origin, Runtime, config, keyvalue, logging};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use wasmtime::component::ResourceTable;
-use wasmtime::{Store, StoreLimitsBuilder};
+use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::WasiHttpCtx;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
@@ -81,7 +81,6 @@ pub struct Component {
     pub(crate) origin: Origin,
     pub(crate) config: Config,
     pub(crate) limits: Limits,
-    pub(crate) deadline_ticks: u64,
     pub(crate) keyvalue: RwLock<Option<Arc<dyn KeyValue>>>,
     pub(crate) slots: Option<Arc<Semaphore>>,
     pub(crate) idle: Arc<Mutex<Vec<Pooled>>>,
@@ -125,7 +124,6 @@ impl Component {
             digest: crate::cache::digest(wasm),
             origin,
             config: spec.config,
-            deadline_ticks: Runtime::deadline_ticks(spec.limits.timeout),
             limits: spec.limits,
             keyvalue: RwLock::new(spec.keyvalue),
             slots,
@@ -181,10 +179,23 @@ impl Component {
             logging: logging::Ctx::new(self.id.clone()),
             limits,
             hooks: crate::state::DenyOutgoing,
+            deadline: Instant::now() + self.limits.timeout,
         };
         let mut store = Store::new(self.runtime.engine(), state);
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(self.deadline_ticks);
+        // At every epoch tick: stop the guest if its invocation is past its
+        // deadline, otherwise yield so a busy guest never starves the
+        // executor thread it runs on.
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
+        });
+        store.set_epoch_deadline(1);
         store
     }
 }

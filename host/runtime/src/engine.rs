@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-/// How often the epoch ticker advances the engine's epoch; execution deadlines
-/// are counted in these ticks.
+/// How often the epoch ticker advances the engine's epoch: how often a running
+/// guest yields to the executor and has its deadline checked.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Sizing of the engine: how many instances may be alive at once and how much
@@ -99,12 +99,6 @@ impl Runtime {
     pub fn config(&self) -> &RuntimeConfig {
         &self.config
     }
-
-    /// A deadline of `timeout` expressed in epoch ticks (at least one).
-    pub fn deadline_ticks(timeout: Duration) -> u64 {
-        let ticks = timeout.as_micros() / EPOCH_TICK.as_micros();
-        u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
-    }
 }
 
 /// One thread per engine that advances the epoch every [`EPOCH_TICK`].
@@ -145,12 +139,6 @@ impl Drop for Ticker {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn deadline_is_at_least_one_tick() {
-        assert_eq!(Runtime::deadline_ticks(Duration::ZERO), 1);
-        assert_eq!(Runtime::deadline_ticks(Duration::from_secs(1)), 100);
-    }
 
     #[test]
     fn default_pool_holds_a_thousand_instances() -> Result<(), Error> {

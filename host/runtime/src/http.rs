@@ -47,7 +47,8 @@ impl Component {
             Some(p) => (p.store, Some(p.proxy), p.uses),
             None => (self.new_store(), None, 0),
         };
-        store.set_epoch_deadline(self.deadline_ticks);
+        store.data_mut().deadline = std::time::Instant::now() + self.limits.timeout;
+        store.set_epoch_deadline(1);
         store.data_mut().keyvalue = keyvalue::Ctx::new(self.id.clone(), self.keyvalue());
 
         let request = with_authority(request).map(|body| {

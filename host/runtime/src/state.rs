@@ -19,6 +19,8 @@ pub struct State {
     pub(crate) logging: logging::Ctx,
     pub(crate) limits: StoreLimits,
     pub(crate) hooks: DenyOutgoing,
+    /// When the current invocation must stop (checked at every epoch tick).
+    pub(crate) deadline: std::time::Instant,
 }
 
 impl WasiView for State {
