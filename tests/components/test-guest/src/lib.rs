@@ -59,7 +59,13 @@ impl wasip2::exports::http::incoming_handler::Guest for TestGuest {
             }
             "/no-response" => {}
             "/log" => {
-                for level in [Level::Trace, Level::Debug, Level::Info, Level::Warn, Level::Error] {
+                for level in [
+                    Level::Trace,
+                    Level::Debug,
+                    Level::Info,
+                    Level::Warn,
+                    Level::Error,
+                ] {
                     log(level, "test-guest", "hello from the guest");
                 }
                 reply(out, 200, b"logged");
@@ -118,8 +124,11 @@ fn exercise_keyvalue() -> Result<(), String> {
     if !bucket.exists("a").map_err(e("exists"))? {
         return Err("exists after set".into());
     }
-    batch::set_many(&bucket, &[("b".into(), b"2".to_vec()), ("c".into(), b"3".to_vec())])
-        .map_err(e("set-many"))?;
+    batch::set_many(
+        &bucket,
+        &[("b".into(), b"2".to_vec()), ("c".into(), b"3".to_vec())],
+    )
+    .map_err(e("set-many"))?;
     let many = batch::get_many(&bucket, &["b".into(), "zz".into()]).map_err(e("get-many"))?;
     if many != vec![Some(("b".to_string(), b"2".to_vec())), None] {
         return Err(format!("get-many: {many:?}"));
@@ -129,13 +138,18 @@ fn exercise_keyvalue() -> Result<(), String> {
         return Err(format!("list-keys: {:?}", listed.keys));
     }
     // A cursor the host never issued must not trap.
-    bucket.list_keys(Some(u64::MAX)).map_err(e("list-keys with a made-up cursor"))?;
+    bucket
+        .list_keys(Some(u64::MAX))
+        .map_err(e("list-keys with a made-up cursor"))?;
     bucket.set("word", b"hello").map_err(e("set"))?;
     if atomics::increment(&bucket, "word", 1).is_ok() {
         return Err("increment of a non-number succeeded".into());
     }
-    batch::delete_many(&bucket, &["a".into(), "b".into(), "c".into(), "word".into()])
-        .map_err(e("delete-many"))?;
+    batch::delete_many(
+        &bucket,
+        &["a".into(), "b".into(), "c".into(), "word".into()],
+    )
+    .map_err(e("delete-many"))?;
     if bucket.exists("a").map_err(e("exists"))? {
         return Err("exists after delete-many".into());
     }
@@ -161,7 +175,9 @@ fn read_body(request: IncomingRequest) -> Option<Vec<u8>> {
 fn reply(out: ResponseOutparam, status: u16, body: &[u8]) {
     let response = OutgoingResponse::new(Fields::new());
     let _ = response.set_status_code(status);
-    let Ok(outgoing) = response.body() else { return };
+    let Ok(outgoing) = response.body() else {
+        return;
+    };
     ResponseOutparam::set(out, Ok(response));
     if let Ok(stream) = outgoing.write() {
         for chunk in body.chunks(4096) {
