@@ -140,12 +140,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     eprintln!(
         "Serving {id} on http://{} ({mode}, keyvalue: {}). Press Ctrl-C to stop.",
         server.local_addr(),
-        args.keyvalue
+        redact(&args.keyvalue)
     );
     wait_for_shutdown().await;
     eprintln!("Stopping.");
     drop(server);
     Ok(())
+}
+
+/// A backend URL fit to print: credentials (`user:pass@`) are hidden.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 async fn wait_for_shutdown() {
@@ -167,4 +177,19 @@ async fn wait_for_shutdown() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn credentials_are_not_printed() {
+        assert_eq!(
+            redact("redis://:secret@127.0.0.1:6379"),
+            "redis://***@127.0.0.1:6379"
+        );
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(redact("memory"), "memory");
+    }
 }

@@ -82,12 +82,16 @@ impl Component {
             let _permit = permit;
             let proxy = match proxy {
                 Some(p) => p,
-                None => pre.instantiate_async(&mut store).await?,
+                None => pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .map_err(TaskError::Instantiate)?,
             };
             proxy
                 .wasi_http_incoming_handler()
                 .call_handle(&mut store, request, out)
-                .await?;
+                .await
+                .map_err(TaskError::Call)?;
             if keep.is_some() {
                 let pooled = Pooled {
                     store,
@@ -96,7 +100,7 @@ impl Component {
                 };
                 idle.lock().unwrap_or_else(|p| p.into_inner()).push(pooled);
             }
-            Ok::<(), wasmtime::Error>(())
+            Ok::<(), TaskError>(())
         });
 
         match rx.await {
@@ -107,7 +111,11 @@ impl Component {
             Ok(Err(code)) => Err(bad(format!("the guest answered with error {code:?}"))),
             Err(_) => Err(match task.await {
                 Ok(Ok(())) => bad("the guest returned without setting a response".into()),
-                Ok(Err(e)) => self.classify(e),
+                Ok(Err(TaskError::Instantiate(e))) => Error::Overloaded {
+                    component: self.id.to_string(),
+                    reason: format!("no instance could be created: {e}"),
+                },
+                Ok(Err(TaskError::Call(e))) => self.classify(e),
                 Err(join) => Error::Trapped {
                     component: self.id.to_string(),
                     reason: join.to_string(),
@@ -129,6 +137,14 @@ impl Component {
             reason: reason.lines().next().unwrap_or_default().to_owned(),
         }
     }
+}
+
+/// How the guest task failed.
+enum TaskError {
+    /// No instance could be created (pool exhausted, initial memory over the limit).
+    Instantiate(wasmtime::Error),
+    /// The guest trapped or was interrupted.
+    Call(wasmtime::Error),
 }
 
 /// wasi:http needs an authority; HTTP/1.0 clients may send none, so use the

@@ -75,7 +75,7 @@ fn strip_port(host: &str) -> &str {
 /// The routes of one listener; changeable while it serves.
 #[derive(Default)]
 pub struct Router {
-    routes: RwLock<Vec<Route>>,
+    routes: RwLock<Vec<Arc<Route>>>,
 }
 
 impl Router {
@@ -83,7 +83,7 @@ impl Router {
     pub fn add(&self, route: Route) {
         let mut routes = self.routes.write().unwrap_or_else(|p| p.into_inner());
         routes.retain(|r| r.name != route.name);
-        routes.push(route);
+        routes.push(Arc::new(route));
     }
 
     /// Removes the route called `name`; returns whether there was one.
@@ -96,7 +96,7 @@ impl Router {
 
     /// The most specific matching route: host routes before any-host routes,
     /// then the longest prefix.
-    pub fn pick(&self, host: Option<&str>, path: &str) -> Option<Route> {
+    pub fn pick(&self, host: Option<&str>, path: &str) -> Option<Arc<Route>> {
         let routes = self.routes.read().unwrap_or_else(|p| p.into_inner());
         routes
             .iter()
@@ -135,7 +135,7 @@ mod tests {
     #[test]
     fn longest_prefix_on_segment_boundaries_wins() {
         let r = router();
-        let name = |h, p| r.pick(h, p).map(|r| r.name);
+        let name = |h, p| r.pick(h, p).map(|r| r.name.clone());
         assert_eq!(name(None, "/api/x").as_deref(), Some("api"));
         assert_eq!(name(None, "/api").as_deref(), Some("api"));
         assert_eq!(name(None, "/apix").as_deref(), Some("root"));
