@@ -51,6 +51,9 @@ struct HttpArgs {
     /// Requests one reused instance serves before it is replaced.
     #[arg(long, default_value_t = 1_000_000)]
     reuse: u32,
+    /// Rounds of the four scenarios; figures are medians over them.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -100,56 +103,86 @@ async fn http(args: HttpArgs) -> anyhow::Result<()> {
         )
     })?;
     let duration = Duration::from_secs(args.seconds);
-    let load = |addr| load::run(addr, args.connections, duration);
-    let mut rows = Vec::new();
 
+    // All four servers stay up for the whole run; an idle one costs nothing.
     let runtime = Runtime::new(RuntimeConfig::default())?;
     let bare_fresh = bare::serve(&runtime, &wasm, None).await?;
-    rows.push((
-        "bare wasmtime-wasi-http, fresh",
-        load(bare_fresh.addr).await?,
-    ));
-    drop(bare_fresh);
-
-    let (_h, weft_fresh) = weft_server(&wasm, None).await?;
-    rows.push((
-        "weft run, fresh instance",
-        load(weft_fresh.local_addr()).await?,
-    ));
-    drop(weft_fresh);
-
+    let (_h1, weft_fresh) = weft_server(&wasm, None).await?;
     let bare_reuse = bare::serve(&runtime, &wasm, Some(args.reuse)).await?;
-    rows.push((
-        "bare wasmtime-wasi-http, reuse",
-        load(bare_reuse.addr).await?,
-    ));
-    drop(bare_reuse);
-
     let (_h2, weft_reuse) = weft_server(&wasm, Some(args.reuse)).await?;
-    rows.push(("weft run, reuse", load(weft_reuse.local_addr()).await?));
-    drop(weft_reuse);
+    // Rows come in (baseline, weft) pairs.
+    let rows = [
+        ("bare wasmtime-wasi-http, fresh", bare_fresh.addr),
+        ("weft run, fresh instance", weft_fresh.local_addr()),
+        ("bare wasmtime-wasi-http, reuse", bare_reuse.addr),
+        ("weft run, reuse", weft_reuse.local_addr()),
+    ];
+
+    // Rounds alternate which side of a pair goes first, so drift on a shared
+    // machine (other load, frequency changes) hits both sides alike.
+    let mut samples: Vec<Vec<load::Report>> = vec![Vec::new(); rows.len()];
+    for round in 0..args.rounds.max(1) {
+        for pair in [0, 2] {
+            let order = if round % 2 == 0 {
+                [pair, pair + 1]
+            } else {
+                [pair + 1, pair]
+            };
+            for i in order {
+                samples[i].push(load::run(rows[i].1, args.connections, duration).await?);
+            }
+        }
+    }
 
     println!(
-        "HTTP hello, {} connections, {} s per scenario, {} cores",
+        "HTTP hello, {} connections, {} s per scenario, {} rounds, {} cores",
         args.connections,
         args.seconds,
+        args.rounds.max(1),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    println!("medians over the rounds; `vs bare` is the median of the per-round ratios");
     println!(
-        "{:<34} {:>10} {:>10} {:>10} {:>8} {:>9}",
-        "scenario", "req/s", "p50 µs", "p99 µs", "errors", "vs bare"
+        "{:<34} {:>10} {:>17} {:>8} {:>8} {:>7} {:>9}",
+        "scenario", "req/s", "req/s min-max", "p50 µs", "p99 µs", "errors", "vs bare"
     );
-    for (i, (name, r)) in rows.iter().enumerate() {
-        // Rows come in (bare, weft) pairs: the ratio compares weft to its baseline.
+    for (i, (name, _)) in rows.iter().enumerate() {
+        let runs = &samples[i];
+        let rps: Vec<f64> = runs.iter().map(|r| r.rps).collect();
         let ratio = if i % 2 == 1 {
-            format!("{:.2}×", r.rps / rows[i - 1].1.rps.max(f64::MIN_POSITIVE))
+            let ratios: Vec<f64> = runs
+                .iter()
+                .zip(&samples[i - 1])
+                .map(|(w, b)| w.rps / b.rps.max(f64::MIN_POSITIVE))
+                .collect();
+            format!("{:.2}×", median(&ratios))
         } else {
             "baseline".into()
         };
+        let (lo, hi) = rps
+            .iter()
+            .fold((f64::MAX, 0.0_f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
         println!(
-            "{:<34} {:>10.0} {:>10} {:>10} {:>8} {:>9}",
-            name, r.rps, r.p50_us, r.p99_us, r.errors, ratio
+            "{:<34} {:>10.0} {:>17} {:>8.0} {:>8.0} {:>7} {:>9}",
+            name,
+            median(&rps),
+            format!("{lo:.0}-{hi:.0}"),
+            median(&runs.iter().map(|r| r.p50_us as f64).collect::<Vec<_>>()),
+            median(&runs.iter().map(|r| r.p99_us as f64).collect::<Vec<_>>()),
+            runs.iter().map(|r| r.errors).sum::<u64>(),
+            ratio
         );
     }
     Ok(())
+}
+
+/// The median of `xs` (the mean of the middle two for an even count).
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }

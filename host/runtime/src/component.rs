@@ -3,6 +3,7 @@
 
 use crate::state::{State, linker};
 use crate::{CompileCache, Error, Origin, Runtime, config, keyvalue, logging};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -82,6 +83,9 @@ pub struct Component {
     pub(crate) config: Config,
     pub(crate) limits: Limits,
     pub(crate) keyvalue: RwLock<Option<Arc<dyn KeyValue>>>,
+    /// Bumped by every `set_keyvalue`, so a reused store can tell cheaply
+    /// (one uncontended atomic read) whether its binding is stale.
+    pub(crate) keyvalue_generation: AtomicU64,
     pub(crate) slots: Option<Arc<Semaphore>>,
     pub(crate) idle: Arc<Mutex<Vec<Pooled>>>,
 }
@@ -126,6 +130,7 @@ impl Component {
             config: spec.config,
             limits: spec.limits,
             keyvalue: RwLock::new(spec.keyvalue),
+            keyvalue_generation: AtomicU64::new(0),
             slots,
             idle: Arc::new(Mutex::new(Vec::new())),
         })
@@ -155,6 +160,19 @@ impl Component {
     /// start afterwards use the new binding; running ones keep theirs.
     pub fn set_keyvalue(&self, backend: Option<Arc<dyn KeyValue>>) {
         *self.keyvalue.write().unwrap_or_else(|p| p.into_inner()) = backend;
+        // After the write: a reader that sees the new generation sees the
+        // new binding (or a newer one).
+        self.keyvalue_generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Points a store's `wasi:keyvalue` at the current binding if
+    /// `set_keyvalue` has been called since the store last looked.
+    pub(crate) fn refresh_keyvalue(&self, state: &mut State) {
+        let current = self.keyvalue_generation.load(Ordering::Acquire);
+        if state.keyvalue_generation != current {
+            state.keyvalue = keyvalue::Ctx::new(self.id.clone(), self.keyvalue());
+            state.keyvalue_generation = current;
+        }
     }
 
     pub(crate) fn keyvalue(&self) -> Option<Arc<dyn KeyValue>> {
@@ -174,6 +192,7 @@ impl Component {
             table: ResourceTable::new(),
             wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
             http: WasiHttpCtx::new(),
+            keyvalue_generation: self.keyvalue_generation.load(Ordering::Acquire),
             keyvalue: keyvalue::Ctx::new(self.id.clone(), self.keyvalue()),
             config: config::Ctx::new(self.config.clone()),
             logging: logging::Ctx::new(self.id.clone()),

@@ -2,7 +2,6 @@
 //! fresh instance or a reused one.
 
 use crate::component::{Component, Pooled};
-use crate::keyvalue;
 use async_trait::async_trait;
 use http_body_util::BodyExt;
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
@@ -49,7 +48,7 @@ impl Component {
         };
         store.data_mut().deadline = std::time::Instant::now() + self.limits.timeout;
         store.set_epoch_deadline(1);
-        store.data_mut().keyvalue = keyvalue::Ctx::new(self.id.clone(), self.keyvalue());
+        self.refresh_keyvalue(store.data_mut());
 
         let request = with_authority(request).map(|body| {
             body.map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))

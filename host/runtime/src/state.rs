@@ -15,6 +15,8 @@ pub struct State {
     pub(crate) wasi: WasiCtx,
     pub(crate) http: WasiHttpCtx,
     pub(crate) keyvalue: keyvalue::Ctx,
+    /// The component's keyvalue generation `keyvalue` was taken at.
+    pub(crate) keyvalue_generation: u64,
     pub(crate) config: config::Ctx,
     pub(crate) logging: logging::Ctx,
     pub(crate) limits: StoreLimits,

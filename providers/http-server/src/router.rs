@@ -1,6 +1,7 @@
 //! Picks the handler for a request by `Host` header and path prefix.
 
-use std::sync::{Arc, RwLock};
+use arc_swap::ArcSwap;
+use std::sync::{Arc, Mutex};
 use weft_capability::http::IncomingHandler;
 
 /// One route: requests whose host (if set) and path prefix match go to `handler`.
@@ -73,32 +74,45 @@ fn strip_port(host: &str) -> &str {
 }
 
 /// The routes of one listener; changeable while it serves.
+///
+/// Requests read a snapshot of the table without taking a lock (the hot
+/// path); changes copy the table and swap it in, one writer at a time.
 #[derive(Default)]
 pub struct Router {
-    routes: RwLock<Vec<Arc<Route>>>,
+    routes: ArcSwap<Vec<Arc<Route>>>,
+    writer: Mutex<()>,
 }
 
 impl Router {
     /// Adds `route`, replacing any route with the same name.
     pub fn add(&self, route: Route) {
-        let mut routes = self.routes.write().unwrap_or_else(|p| p.into_inner());
-        routes.retain(|r| r.name != route.name);
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut routes: Vec<Arc<Route>> = self
+            .routes
+            .load()
+            .iter()
+            .filter(|r| r.name != route.name)
+            .cloned()
+            .collect();
         routes.push(Arc::new(route));
+        self.routes.store(Arc::new(routes));
     }
 
     /// Removes the route called `name`; returns whether there was one.
     pub fn remove(&self, name: &str) -> bool {
-        let mut routes = self.routes.write().unwrap_or_else(|p| p.into_inner());
-        let before = routes.len();
-        routes.retain(|r| r.name != name);
-        routes.len() != before
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.routes.load();
+        let routes: Vec<Arc<Route>> = current.iter().filter(|r| r.name != name).cloned().collect();
+        let removed = routes.len() != current.len();
+        self.routes.store(Arc::new(routes));
+        removed
     }
 
     /// The most specific matching route: host routes before any-host routes,
     /// then the longest prefix.
     pub fn pick(&self, host: Option<&str>, path: &str) -> Option<Arc<Route>> {
-        let routes = self.routes.read().unwrap_or_else(|p| p.into_inner());
-        routes
+        self.routes
+            .load()
             .iter()
             .filter(|r| r.matches(host, path))
             .max_by_key(|r| (r.host.is_some(), r.path_prefix.trim_end_matches('/').len()))

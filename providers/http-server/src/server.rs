@@ -1,7 +1,7 @@
 //! The listener: accepts connections, applies the body limit, routes, and
 //! turns handler errors into 5xx responses.
 
-use crate::{Error, Router};
+use crate::{Error, Route, Router};
 use bytes::Bytes;
 use http::{Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
@@ -83,7 +83,15 @@ async fn accept_loop(listener: TcpListener, router: Arc<Router>, max_body: usize
         // Reap finished connections so the set does not grow without bound.
         while connections.try_join_next().is_some() {}
         connections.spawn(async move {
-            let service = service_fn(move |req| serve(router.clone(), max_body, req));
+            let service = service_fn(move |req: http::Request<Incoming>| {
+                // Pick before the future: it then owns only the route.
+                let host = req
+                    .headers()
+                    .get(header::HOST)
+                    .and_then(|v| v.to_str().ok());
+                let route = router.pick(host, req.uri().path());
+                serve(route, max_body, req)
+            });
             if let Err(e) = http1::Builder::new()
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(stream), service)
@@ -120,15 +128,11 @@ fn declared_length(req: &http::Request<Incoming>) -> Option<u64> {
 }
 
 async fn serve(
-    router: Arc<Router>,
+    route: Option<Arc<Route>>,
     max_body: usize,
     req: http::Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok());
-    let Some(route) = router.pick(host, req.uri().path()) else {
+    let Some(route) = route else {
         return Ok(text(
             StatusCode::NOT_FOUND,
             "no component is routed at this address and path",
