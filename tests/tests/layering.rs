@@ -1,0 +1,83 @@
+//! The dependency rules of DESIGN.md, checked on the workspace's manifests:
+//! everything points toward the capability contract, nothing under `host/`
+//! names a provider, a transport or `lattice/`, and the protocol crate does
+//! no I/O.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::process::Command;
+
+/// Which workspace crates each crate may depend on (normal dependencies).
+/// A crate missing here fails the test: add it with its allowed edges.
+fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
+    BTreeMap::from([
+        ("weft-capability", &[][..]),
+        ("weft-runtime", &["weft-capability"][..]),
+        ("weft-host", &["weft-capability", "weft-runtime"][..]),
+        ("weft-keyvalue-redis", &["weft-capability"][..]),
+        ("weft-http-server", &["weft-capability"][..]),
+        ("weft-lattice-protocol", &[][..]),
+        ("weft-tests", &[][..]),
+        ("weft-cli", &["*"][..]),
+        ("weft-bench", &["*"][..]),
+    ])
+}
+
+/// External crates that must not appear under `host/` or in the protocol crate.
+const TRANSPORTS_AND_BACKENDS: &[&str] = &["async-nats", "redis", "hyper", "axum", "oci-client"];
+
+fn metadata() -> anyhow::Result<Value> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(weft_tests::guests::repo_root())
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+#[test]
+fn dependencies_point_toward_the_contract() -> anyhow::Result<()> {
+    let meta = metadata()?;
+    let allowed = allowed();
+    let packages = meta["packages"].as_array().cloned().unwrap_or_default();
+    assert!(!packages.is_empty(), "cargo metadata listed no packages");
+    for package in &packages {
+        let name = package["name"].as_str().unwrap_or_default();
+        let manifest = package["manifest_path"].as_str().unwrap_or_default();
+        let Some(ok) = allowed.get(name) else {
+            panic!("{name} ({manifest}) has no layering rule in tests/tests/layering.rs");
+        };
+        let deps = package["dependencies"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for dep in deps.iter().filter(|d| d["kind"].is_null()) {
+            let dep_name = dep["name"].as_str().unwrap_or_default();
+            if dep_name.starts_with("weft-") {
+                assert!(
+                    ok.contains(&"*") || ok.contains(&dep_name),
+                    "{name} must not depend on {dep_name} (DESIGN.md: dependencies point toward the contract)"
+                );
+            }
+            let guarded = manifest.contains("/host/") || name == "weft-lattice-protocol";
+            if guarded {
+                assert!(
+                    !TRANSPORTS_AND_BACKENDS.contains(&dep_name),
+                    "{name} must not depend on {dep_name}: no transport or backend under host/ or in the protocol"
+                );
+            }
+        }
+    }
+    Ok(())
+}
