@@ -3,6 +3,7 @@
 //! This binary is the composition root: the only crate that names concrete
 //! providers and hands them to the host.
 
+mod host;
 mod run;
 mod units;
 
@@ -22,6 +23,9 @@ enum Command {
     /// Serve one component over HTTP in this process (a dev host, no lattice).
     #[command(after_help = run::EXAMPLES)]
     Run(run::RunArgs),
+    /// Join a NATS lattice as a host that clients (weft, wash) can drive.
+    #[command(after_help = host::EXAMPLES)]
+    Host(host::HostArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Run(args) => run::run(args).await,
+            Command::Host(args) => host::host(args).await,
         }
     });
     match result {

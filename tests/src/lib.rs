@@ -8,5 +8,6 @@
 
 pub mod guests;
 pub mod http;
+pub mod nats;
 pub mod net;
 pub mod redis;

@@ -17,6 +17,10 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("weft-keyvalue-redis", &["weft-capability"][..]),
         ("weft-http-server", &["weft-capability"][..]),
         ("weft-lattice-protocol", &[][..]),
+        (
+            "weft-lattice-nats",
+            &["weft-host", "weft-lattice-protocol"][..],
+        ),
         ("weft-tests", &[][..]),
         ("weft-cli", &["*"][..]),
         ("weft-bench", &["*"][..]),

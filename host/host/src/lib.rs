@@ -15,10 +15,21 @@
 //! ```
 #![deny(missing_docs)]
 
-use std::collections::HashMap;
+mod api;
+mod identity;
+
+pub use api::{ComponentInfo, HostApi, HostInfo, Inventory};
+pub use identity::{LabelError, RESERVED_LABEL_PREFIX};
+
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use weft_runtime::{CompileCache, Component, ComponentSpec, Runtime, RuntimeConfig};
+
+/// The Weft version hosts report.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Errors of host operations, naming the component concerned.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +55,8 @@ pub enum Error {
 pub struct HostBuilder {
     runtime: RuntimeConfig,
     cache_dir: Option<PathBuf>,
+    labels: BTreeMap<String, String>,
+    friendly_name: Option<String>,
 }
 
 impl HostBuilder {
@@ -64,6 +77,25 @@ impl HostBuilder {
         self
     }
 
+    /// Adds label `key=value` (auctions match constraints against labels).
+    /// Machine labels (`hostcore.*`) are refused.
+    pub fn with_label(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Self, LabelError> {
+        let key = key.into();
+        identity::check_label_key(&key)?;
+        self.labels.insert(key, value.into());
+        Ok(self)
+    }
+
+    /// Names the host for people (default: a generated `adjective-noun-N`).
+    pub fn with_friendly_name(mut self, name: impl Into<String>) -> Self {
+        self.friendly_name = Some(name.into());
+        self
+    }
+
     /// Creates the engine and the host.
     pub fn build(self) -> Result<Host, Error> {
         let runtime = Runtime::new(self.runtime)?;
@@ -71,7 +103,17 @@ impl HostBuilder {
             Some(dir) => CompileCache::new(dir),
             None => CompileCache::disabled(),
         };
+        let mut labels = identity::machine_labels();
+        labels.extend(self.labels);
+        let (stop, _) = watch::channel(None);
         Ok(Host {
+            id: identity::new_host_id(),
+            friendly_name: self
+                .friendly_name
+                .unwrap_or_else(identity::new_friendly_name),
+            started: Instant::now(),
+            labels: RwLock::new(labels),
+            stop,
             runtime,
             cache,
             components: RwLock::default(),
@@ -81,6 +123,12 @@ impl HostBuilder {
 
 /// A host: a runtime, a compile cache and the components started on it.
 pub struct Host {
+    id: String,
+    friendly_name: String,
+    started: Instant,
+    labels: RwLock<BTreeMap<String, String>>,
+    /// `Some(drain)` once a stop was requested.
+    stop: watch::Sender<Option<Option<Duration>>>,
     runtime: Runtime,
     cache: CompileCache,
     components: RwLock<HashMap<String, Arc<Component>>>,
@@ -153,5 +201,78 @@ impl Host {
     /// The runtime all components share.
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
+    }
+
+    /// The host's lattice-unique id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Resolves when a stop has been requested (by [`HostApi::request_stop`]),
+    /// with the drain time asked for.
+    pub async fn stop_requested(&self) -> Option<Duration> {
+        let mut rx = self.stop.subscribe();
+        match rx.wait_for(Option::is_some).await {
+            Ok(drain) => drain.flatten(),
+            // The sender lives in `self`, so this cannot close while we wait.
+            Err(_) => None,
+        }
+    }
+}
+
+impl HostApi for Host {
+    fn info(&self) -> HostInfo {
+        HostInfo {
+            id: self.id.clone(),
+            friendly_name: self.friendly_name.clone(),
+            version: VERSION.to_owned(),
+            labels: self
+                .labels
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            uptime: self.started.elapsed(),
+        }
+    }
+
+    fn inventory(&self) -> Inventory {
+        let components = self
+            .component_ids()
+            .into_iter()
+            .filter_map(|id| self.component(&id))
+            .map(|c| ComponentInfo {
+                id: c.id().to_owned(),
+                image_ref: format!("sha256:{}", c.digest()),
+                digest: c.digest().to_owned(),
+                max_instances: c.limits().max_concurrent,
+            })
+            .collect();
+        Inventory {
+            host: self.info(),
+            components,
+        }
+    }
+
+    fn put_label(&self, key: &str, value: &str) -> Result<(), LabelError> {
+        identity::check_label_key(key)?;
+        self.labels
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_owned(), value.to_owned());
+        Ok(())
+    }
+
+    fn delete_label(&self, key: &str) -> Result<bool, LabelError> {
+        identity::check_label_key(key)?;
+        Ok(self
+            .labels
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key)
+            .is_some())
+    }
+
+    fn request_stop(&self, drain: Option<Duration>) {
+        self.stop.send_replace(Some(drain));
     }
 }

@@ -91,29 +91,54 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// The operation's name, `topic.op` (`component.scale`), for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ComponentAuction => "component.auction",
+            Self::ProviderAuction => "provider.auction",
+            Self::ComponentScale { .. } => "component.scale",
+            Self::ComponentUpdate { .. } => "component.update",
+            Self::ProviderStart { .. } => "provider.start",
+            Self::ProviderStop { .. } => "provider.stop",
+            Self::HostGet { .. } => "host.get",
+            Self::HostPing => "host.ping",
+            Self::HostStop { .. } => "host.stop",
+            Self::LabelPut { .. } => "label.put",
+            Self::LabelDel { .. } => "label.del",
+            Self::LinkPut => "link.put",
+            Self::LinkDel => "link.del",
+            Self::LinkGet => "link.get",
+            Self::ConfigPut { .. } => "config.put",
+            Self::ConfigGet { .. } => "config.get",
+            Self::ConfigDel { .. } => "config.del",
+            Self::ClaimsGet => "claims.get",
+            Self::RegistryPut => "registry.put",
+        }
+    }
+
+    /// The subject token naming the operation's target, if it has one.
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            Self::ComponentScale { host }
+            | Self::ComponentUpdate { host }
+            | Self::ProviderStart { host }
+            | Self::ProviderStop { host }
+            | Self::HostGet { host }
+            | Self::HostStop { host }
+            | Self::LabelPut { host }
+            | Self::LabelDel { host } => Some(host),
+            Self::ConfigPut { name } | Self::ConfigGet { name } | Self::ConfigDel { name } => {
+                Some(name)
+            }
+            _ => None,
+        }
+    }
+
     /// The `topic.op[.target]` tail of the subject.
     fn tail(&self) -> String {
-        let with = |head: &str, target: &str| format!("{head}.{target}");
-        match self {
-            Self::ComponentAuction => "component.auction".into(),
-            Self::ProviderAuction => "provider.auction".into(),
-            Self::ComponentScale { host } => with("component.scale", host),
-            Self::ComponentUpdate { host } => with("component.update", host),
-            Self::ProviderStart { host } => with("provider.start", host),
-            Self::ProviderStop { host } => with("provider.stop", host),
-            Self::HostGet { host } => with("host.get", host),
-            Self::HostPing => "host.ping".into(),
-            Self::HostStop { host } => with("host.stop", host),
-            Self::LabelPut { host } => with("label.put", host),
-            Self::LabelDel { host } => with("label.del", host),
-            Self::LinkPut => "link.put".into(),
-            Self::LinkDel => "link.del".into(),
-            Self::LinkGet => "link.get".into(),
-            Self::ConfigPut { name } => with("config.put", name),
-            Self::ConfigGet { name } => with("config.get", name),
-            Self::ConfigDel { name } => with("config.del", name),
-            Self::ClaimsGet => "claims.get".into(),
-            Self::RegistryPut => "registry.put".into(),
+        match self.target() {
+            Some(target) => format!("{}.{target}", self.name()),
+            None => self.name().to_owned(),
         }
     }
 

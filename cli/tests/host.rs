@@ -1,0 +1,98 @@
+//! `weft host` as an operator runs it: the real binary on a real nats-server.
+
+use futures::StreamExt;
+use serde_json::Value;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::Command;
+use tokio::time::timeout;
+use weft_tests::nats::NatsServer;
+use weft_tests::net::{free_port, wait_for};
+
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
+
+async fn ping(client: &async_nats::Client, lattice: &str) -> Option<Value> {
+    let reply = client
+        .request(format!("wasmbus.ctl.v1.{lattice}.host.ping"), "".into())
+        .await
+        .ok()?;
+    serde_json::from_slice(&reply.payload).ok()
+}
+
+#[tokio::test]
+async fn host_joins_answers_ping_and_says_goodbye_on_sigterm() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let client = async_nats::connect(nats.url()).await?;
+    let mut stopped = client.subscribe("wasmbus.evt.cli.host_stopped").await?;
+    let cache = tempfile::tempdir()?;
+    let mut child = Command::new(WEFT)
+        .args(["host", "--nats", &nats.url(), "--lattice", "cli"])
+        .args(["--label", "zone=eu", "--heartbeat", "1s"])
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+
+    let pong = wait_for("weft host to answer ping", Duration::from_secs(30), || {
+        ping(&client, "cli")
+    })
+    .await?;
+    assert_eq!(pong["success"], true);
+    assert_eq!(pong["response"]["labels"]["zone"], "eu");
+    assert_eq!(pong["response"]["lattice"], "cli");
+    let id = pong["response"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    let pid = child.id().ok_or_else(|| anyhow::anyhow!("no pid"))?;
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await?;
+    assert!(killed.success());
+    let status = timeout(Duration::from_secs(15), child.wait()).await??;
+    assert!(status.success(), "weft host exited with {status}");
+    let goodbye = timeout(Duration::from_secs(5), stopped.next())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no host_stopped event"))?;
+    let event: Value = serde_json::from_slice(&goodbye.payload)?;
+    assert_eq!(event["source"], id.as_str());
+    Ok(())
+}
+
+#[tokio::test]
+async fn unreachable_nats_is_a_clear_error() -> anyhow::Result<()> {
+    let url = format!("nats://127.0.0.1:{}", free_port()?);
+    let out = Command::new(WEFT)
+        .args(["host", "--nats", &url, "--connect-timeout", "1s"])
+        .output()
+        .await?;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("could not connect to NATS"), "{stderr}");
+    assert!(stderr.contains("nats-server"), "{stderr}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_lattice_names_and_labels_are_usage_errors() -> anyhow::Result<()> {
+    let out = Command::new(WEFT)
+        .args(["host", "--lattice", "a.b"])
+        .output()
+        .await?;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("lattice"), "{stderr}");
+
+    let out = Command::new(WEFT)
+        .args(["host", "--label", "hostcore.os=x"])
+        .output()
+        .await?;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("hostcore."), "{stderr}");
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! Connecting to NATS with the credentials a deployment uses.
+
+use async_nats::{Client, ConnectOptions};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How to authenticate to NATS; at most one way.
+#[derive(Debug, Clone, Default)]
+pub enum NatsAuth {
+    /// No credentials.
+    #[default]
+    None,
+    /// User name and password.
+    UserPassword {
+        /// User name.
+        user: String,
+        /// Password.
+        password: String,
+    },
+    /// A bearer token.
+    Token(String),
+    /// An nkey seed (`SU…`).
+    NkeySeed(String),
+    /// A `.creds` file (JWT and seed).
+    CredsFile(PathBuf),
+}
+
+/// Why connecting failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The creds file could not be read.
+    #[error("could not read the NATS credentials file {path}: {source}")]
+    CredsFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server could not be reached or refused us.
+    #[error(
+        "could not connect to NATS at {url}: {source}; is nats-server running there (`nats-server -js`), and are the credentials right?"
+    )]
+    Connect {
+        /// The URL tried.
+        url: String,
+        /// What the client said.
+        source: async_nats::ConnectError,
+    },
+}
+
+/// Connects to `url` (`nats://`, or `tls://` for TLS) as `name`.
+///
+/// The first connection must succeed within `timeout`, so a wrong URL is
+/// reported at once; after that the client reconnects without limit and
+/// re-subscribes, so a restarted nats-server is picked up again.
+pub async fn connect(
+    url: &str,
+    auth: &NatsAuth,
+    name: &str,
+    timeout: Duration,
+) -> Result<Client, ConnectError> {
+    let options =
+        match auth {
+            NatsAuth::None => ConnectOptions::new(),
+            NatsAuth::UserPassword { user, password } => {
+                ConnectOptions::with_user_and_password(user.clone(), password.clone())
+            }
+            NatsAuth::Token(token) => ConnectOptions::with_token(token.clone()),
+            NatsAuth::NkeySeed(seed) => ConnectOptions::with_nkey(seed.clone()),
+            NatsAuth::CredsFile(path) => ConnectOptions::with_credentials_file(path)
+                .await
+                .map_err(|source| ConnectError::CredsFile {
+                    path: path.clone(),
+                    source,
+                })?,
+        };
+    options
+        .name(name)
+        .connection_timeout(timeout)
+        .max_reconnects(None)
+        .require_tls(url.starts_with("tls://"))
+        .connect(url)
+        .await
+        .map_err(|source| ConnectError::Connect {
+            url: url.to_owned(),
+            source,
+        })
+}

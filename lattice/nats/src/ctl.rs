@@ -1,0 +1,271 @@
+//! The control-protocol adapter: NATS request → wire type → [`HostApi`]
+//! call → reply envelope.
+//!
+//! A host subscribes to the subjects addressed to it (its id as the last
+//! token), to the scatter subjects every host answers (`host.ping`,
+//! auctions, `registry.put`), and — in a queue group shared by all hosts of
+//! the lattice — to everything else, so lattice-wide operations (links,
+//! config) and unknown subjects get exactly one answer.
+
+use crate::convert::{self, Endpoints};
+use crate::events::Events;
+use async_nats::{Client, Message, Subscriber};
+use futures::StreamExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use weft_host::HostApi;
+use weft_lattice_protocol::wire::{self, CtlResponse};
+use weft_lattice_protocol::{EventName, Operation, Parsed, Subjects};
+
+/// Why the control server could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("could not subscribe to {subject}: {source}")]
+pub struct ServeError {
+    /// The subject.
+    pub subject: String,
+    /// What NATS said.
+    pub source: async_nats::SubscribeError,
+}
+
+/// A running control server; stops answering when dropped.
+pub struct CtlServer {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for CtlServer {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// What every request handler needs.
+struct Ctx {
+    host: Arc<dyn HostApi>,
+    host_id: String,
+    subjects: Subjects,
+    endpoints: Endpoints,
+    events: Events,
+    client: Client,
+}
+
+/// Answers the control protocol for `host` on `client`.
+pub async fn serve(
+    client: Client,
+    subjects: Subjects,
+    host: Arc<dyn HostApi>,
+    endpoints: Endpoints,
+    events: Events,
+) -> Result<CtlServer, ServeError> {
+    let host_id = host.info().id;
+    let ctx = Arc::new(Ctx {
+        host,
+        host_id: host_id.clone(),
+        subjects: subjects.clone(),
+        endpoints,
+        events,
+        client: client.clone(),
+    });
+    let direct = [
+        subjects.subject(&Operation::HostPing),
+        subjects.subject(&Operation::ComponentAuction),
+        subjects.subject(&Operation::ProviderAuction),
+        subjects.subject(&Operation::RegistryPut),
+        // `{root}.{topic}.{op}.{host}`: everything addressed to this host.
+        subjects
+            .subject(&Operation::HostGet {
+                host: host_id.clone(),
+            })
+            .replace(".host.get.", ".*.*."),
+    ];
+    let mut tasks = Vec::new();
+    for subject in direct {
+        let sub = subscribe(&client, &subject, None).await?;
+        tasks.push(tokio::spawn(pump(sub, ctx.clone(), Role::Direct)));
+    }
+    let wildcard = subjects.wildcard();
+    let group = wildcard.trim_end_matches(".>").to_owned();
+    let sub = subscribe(&client, &wildcard, Some(group)).await?;
+    tasks.push(tokio::spawn(pump(sub, ctx, Role::Queued)));
+    Ok(CtlServer { tasks })
+}
+
+async fn subscribe(
+    client: &Client,
+    subject: &str,
+    group: Option<String>,
+) -> Result<Subscriber, ServeError> {
+    let result = match group {
+        Some(group) => client.queue_subscribe(subject.to_owned(), group).await,
+        None => client.subscribe(subject.to_owned()).await,
+    };
+    result.map_err(|source| ServeError {
+        subject: subject.to_owned(),
+        source,
+    })
+}
+
+/// Which subscription a message came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Addressed to this host, or to every host.
+    Direct,
+    /// The lattice-wide queue group.
+    Queued,
+}
+
+async fn pump(mut sub: Subscriber, ctx: Arc<Ctx>, role: Role) {
+    while let Some(msg) = sub.next().await {
+        let ctx = ctx.clone();
+        // One task per request: a slow operation does not hold up the rest.
+        tokio::spawn(async move { ctx.on_message(msg, role).await });
+    }
+}
+
+impl Ctx {
+    async fn on_message(&self, msg: Message, role: Role) {
+        let Some(parsed) = self.subjects.parse(msg.subject.as_str()) else {
+            return;
+        };
+        let reply = match (parsed, role) {
+            (Parsed::Unsupported, Role::Queued) => json(&CtlResponse::unsupported()),
+            (Parsed::Unsupported, Role::Direct) => return,
+            (Parsed::Operation(op), Role::Queued) if !op.is_queued() => return,
+            (Parsed::Operation(op), _) => match self.handle(&op, &msg.payload).await {
+                Some(reply) => reply,
+                None => return,
+            },
+        };
+        let Some(to) = msg.reply else { return };
+        if let Err(e) = self.client.publish(to, reply.into()).await {
+            tracing::warn!(subject = %msg.subject, "could not send the reply: {e}");
+        }
+    }
+
+    /// The reply to `op`, or `None` when this host stays silent (a host
+    /// addressed to another id, an auction it does not qualify for).
+    async fn handle(&self, op: &Operation, body: &[u8]) -> Option<Vec<u8>> {
+        let mine = |host: &str| host == self.host_id;
+        Some(match op {
+            Operation::HostPing => json(&CtlResponse::ok(convert::host(
+                self.host.info(),
+                &self.endpoints,
+            ))),
+            Operation::HostGet { host } if mine(host) => {
+                json(&CtlResponse::ok(convert::inventory(self.host.inventory())))
+            }
+            Operation::LabelPut { host } if mine(host) => {
+                let label: wire::HostLabel = match parse(op, body) {
+                    Ok(label) => label,
+                    Err(reply) => return Some(reply),
+                };
+                match self.host.put_label(&label.key, &label.value) {
+                    Ok(()) => self.labels_changed().await,
+                    Err(e) => json(&CtlResponse::<()>::error(e.to_string())),
+                }
+            }
+            Operation::LabelDel { host } if mine(host) => {
+                let label: wire::HostLabelKey = match parse(op, body) {
+                    Ok(label) => label,
+                    Err(reply) => return Some(reply),
+                };
+                match self.host.delete_label(&label.key) {
+                    Ok(_) => self.labels_changed().await,
+                    Err(e) => json(&CtlResponse::<()>::error(e.to_string())),
+                }
+            }
+            Operation::HostStop { host } if mine(host) => {
+                // wash sends a body; an empty one means "stop now".
+                let stop: wire::StopHost = if body.is_empty() {
+                    wire::StopHost {
+                        host_id: host.clone(),
+                        timeout: None,
+                    }
+                } else {
+                    match parse(op, body) {
+                        Ok(stop) => stop,
+                        Err(reply) => return Some(reply),
+                    }
+                };
+                self.host
+                    .request_stop(stop.timeout.map(Duration::from_millis));
+                json(&CtlResponse::ack())
+            }
+            Operation::ComponentScale { host }
+            | Operation::ComponentUpdate { host }
+            | Operation::ProviderStart { host }
+            | Operation::ProviderStop { host }
+            | Operation::HostGet { host }
+            | Operation::HostStop { host }
+            | Operation::LabelPut { host }
+            | Operation::LabelDel { host }
+                if !mine(host) =>
+            {
+                return None;
+            }
+            other => self.not_yet(other, body),
+        })
+    }
+
+    async fn labels_changed(&self) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct LabelsChanged {
+            host_id: String,
+            labels: wire::StringMap,
+        }
+        let data = LabelsChanged {
+            host_id: self.host_id.clone(),
+            labels: self.host.info().labels,
+        };
+        self.events.publish(EventName::LabelsChanged, &data).await;
+        json(&CtlResponse::ack())
+    }
+
+    /// Operations the protocol defines that this host does not carry out
+    /// yet: the body is still checked, so a malformed one is reported as such.
+    fn not_yet(&self, op: &Operation, body: &[u8]) -> Vec<u8> {
+        let checked = match op {
+            Operation::ComponentAuction => parse::<wire::ComponentAuctionRequest>(op, body).err(),
+            Operation::ProviderAuction => parse::<wire::ProviderAuctionRequest>(op, body).err(),
+            Operation::ComponentScale { .. } => parse::<wire::ScaleComponent>(op, body).err(),
+            Operation::ComponentUpdate { .. } => parse::<wire::UpdateComponent>(op, body).err(),
+            Operation::ProviderStart { .. } => parse::<wire::StartProvider>(op, body).err(),
+            Operation::ProviderStop { .. } => parse::<wire::StopProvider>(op, body).err(),
+            Operation::LinkPut => parse::<wire::Link>(op, body).err(),
+            Operation::LinkDel => parse::<wire::DeleteLink>(op, body).err(),
+            Operation::ConfigPut { .. } => parse::<wire::StringMap>(op, body).err(),
+            Operation::RegistryPut => {
+                parse::<std::collections::BTreeMap<String, wire::RegistryCredential>>(op, body)
+                    .err()
+            }
+            _ => None,
+        };
+        checked.unwrap_or_else(|| {
+            json(&CtlResponse::<()>::error(format!(
+                "`{}` is not supported by this Weft host yet",
+                op.name()
+            )))
+        })
+    }
+}
+
+/// Decodes a request body, or the error reply saying what is wrong with it.
+fn parse<T: DeserializeOwned>(op: &Operation, body: &[u8]) -> Result<T, Vec<u8>> {
+    serde_json::from_slice(body).map_err(|e| {
+        json(&CtlResponse::<()>::error(format!(
+            "malformed `{}` request body: {e}",
+            op.name()
+        )))
+    })
+}
+
+/// Serializes a reply; the wire types always serialize, but never panic on it.
+fn json<T: Serialize>(reply: &CtlResponse<T>) -> Vec<u8> {
+    serde_json::to_vec(reply).unwrap_or_else(|e| {
+        format!(r#"{{"success":false,"message":"could not encode the reply: {e}"}}"#).into_bytes()
+    })
+}

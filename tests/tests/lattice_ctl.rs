@@ -1,0 +1,302 @@
+//! Hosts on a real nats-server answer the wasmbus.ctl.v1 control protocol as
+//! another client would drive it: raw NATS requests with JSON bodies.
+
+use futures::StreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::timeout;
+use weft_host::{Host, HostApi, HostBuilder};
+use weft_lattice_nats::{CtlServer, Endpoints, Events, NatsAuth, connect, ctl};
+use weft_lattice_protocol::wire::{CtlResponse, HostInventory};
+use weft_lattice_protocol::{EventName, Operation, Subjects, event};
+use weft_runtime::ComponentSpec;
+use weft_tests::nats::NatsServer;
+use weft_tests::{guests, net};
+
+const LATTICE: &str = "test";
+
+struct LatticeHost {
+    host: Arc<Host>,
+    _ctl: CtlServer,
+    _beat: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for LatticeHost {
+    fn drop(&mut self) {
+        self._beat.abort();
+    }
+}
+
+#[expect(
+    clippy::unwrap_used,
+    reason = "constant prefix and lattice name, both valid"
+)]
+fn subjects() -> Subjects {
+    Subjects::new("wasmbus.ctl", LATTICE).unwrap()
+}
+
+async fn start_host(url: &str, labels: &[(&str, &str)]) -> anyhow::Result<LatticeHost> {
+    let mut builder = HostBuilder::new().with_cache_dir(guests::cache_dir());
+    for (k, v) in labels {
+        builder = builder.with_label(*k, *v)?;
+    }
+    let host = Arc::new(builder.build()?);
+    let client = connect(url, &NatsAuth::None, "test-host", Duration::from_secs(5)).await?;
+    let events = Events::new(client.clone(), subjects(), host.id());
+    let endpoints = Endpoints {
+        lattice: LATTICE.into(),
+        ctl_host: url.into(),
+        rpc_host: url.into(),
+    };
+    let ctl = ctl::serve(client, subjects(), host.clone(), endpoints, events.clone()).await?;
+    let beat = events.heartbeat(host.clone(), Duration::from_millis(200));
+    Ok(LatticeHost {
+        host,
+        _ctl: ctl,
+        _beat: beat,
+    })
+}
+
+async fn request(
+    client: &async_nats::Client,
+    op: &Operation,
+    body: Value,
+) -> anyhow::Result<Value> {
+    let payload = if body.is_null() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(&body)?
+    };
+    let reply = client
+        .request(subjects().subject(op), payload.into())
+        .await?;
+    Ok(serde_json::from_slice(&reply.payload)?)
+}
+
+fn response<T: DeserializeOwned>(reply: Value) -> anyhow::Result<T> {
+    let envelope: CtlResponse<T> = serde_json::from_value(reply)?;
+    anyhow::ensure!(envelope.success, "failed: {}", envelope.message);
+    envelope
+        .response
+        .ok_or_else(|| anyhow::anyhow!("no response payload"))
+}
+
+/// Sends a scatter request and collects replies until `want` have come or
+/// the window closes.
+async fn gather(
+    client: &async_nats::Client,
+    op: &Operation,
+    want: usize,
+) -> anyhow::Result<Vec<Value>> {
+    let inbox = client.new_inbox();
+    let mut replies = client.subscribe(inbox.clone()).await?;
+    client
+        .publish_with_reply(subjects().subject(op), inbox, Vec::new().into())
+        .await?;
+    let mut out = Vec::new();
+    let window = tokio::time::Instant::now() + Duration::from_secs(5);
+    while out.len() < want {
+        match tokio::time::timeout_at(window, replies.next()).await {
+            Ok(Some(msg)) => out.push(serde_json::from_slice(&msg.payload)?),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+#[tokio::test]
+async fn ping_reaches_every_host_and_get_returns_the_inventory() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let a = start_host(&nats.url(), &[("zone", "eu")]).await?;
+    let b = start_host(&nats.url(), &[("zone", "us")]).await?;
+    a.host
+        .start_component(&guests::bytes("test_guest")?, ComponentSpec::new("app"))
+        .await?;
+    let client = async_nats::connect(nats.url()).await?;
+
+    let pongs = gather(&client, &Operation::HostPing, 2).await?;
+    let ids: BTreeSet<String> = pongs
+        .into_iter()
+        .map(|p| p["response"]["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from([a.host.id().to_owned(), b.host.id().to_owned()])
+    );
+
+    let get = Operation::HostGet {
+        host: a.host.id().into(),
+    };
+    let inventory: HostInventory = response(request(&client, &get, Value::Null).await?)?;
+    assert_eq!(inventory.host_id, a.host.id());
+    assert_eq!(inventory.labels["zone"], "eu");
+    assert!(inventory.labels.contains_key("hostcore.os"));
+    assert_eq!(inventory.components.len(), 1);
+    assert_eq!(inventory.components[0].id, "app");
+    Ok(())
+}
+
+#[tokio::test]
+async fn labels_change_on_request_and_are_announced() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let h = start_host(&nats.url(), &[]).await?;
+    let client = async_nats::connect(nats.url()).await?;
+    let mut events = client
+        .subscribe(subjects().event(EventName::LabelsChanged.as_str()))
+        .await?;
+    let id = h.host.id().to_owned();
+
+    let put = Operation::LabelPut { host: id.clone() };
+    let reply = request(&client, &put, json!({"key": "zone", "value": "eu"})).await?;
+    assert_eq!(reply, json!({"success": true, "message": ""}));
+    assert_eq!(h.host.info().labels["zone"], "eu");
+    let msg = timeout(Duration::from_secs(5), events.next())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no labels_changed event"))?;
+    let (name, _) = event::decode(&msg.payload)?;
+    assert_eq!(name, Some(EventName::LabelsChanged));
+    let ev: Value = serde_json::from_slice(&msg.payload)?;
+    assert_eq!(ev["source"], id.as_str());
+    assert_eq!(ev["data"]["labels"]["zone"], "eu");
+
+    let del = Operation::LabelDel { host: id.clone() };
+    let reply = request(&client, &del, json!({"key": "zone"})).await?;
+    assert_eq!(reply["success"], true);
+    assert!(!h.host.info().labels.contains_key("zone"));
+
+    let reply = request(&client, &put, json!({"key": "hostcore.os", "value": "x"})).await?;
+    assert_eq!(reply["success"], false);
+    assert!(
+        reply["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("hostcore.")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn malformed_json_on_every_subject_gets_a_reason_and_the_host_keeps_serving()
+-> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let h = start_host(&nats.url(), &[]).await?;
+    let client = async_nats::connect(nats.url()).await?;
+    let host = || h.host.id().to_owned();
+    let name = || "cfg".to_owned();
+    let with_body = [
+        Operation::ComponentAuction,
+        Operation::ProviderAuction,
+        Operation::ComponentScale { host: host() },
+        Operation::ComponentUpdate { host: host() },
+        Operation::ProviderStart { host: host() },
+        Operation::ProviderStop { host: host() },
+        Operation::HostStop { host: host() },
+        Operation::LabelPut { host: host() },
+        Operation::LabelDel { host: host() },
+        Operation::LinkPut,
+        Operation::LinkDel,
+        Operation::ConfigPut { name: name() },
+        Operation::RegistryPut,
+    ];
+    for op in &with_body {
+        let reply = client
+            .request(subjects().subject(op), b"{not json".as_slice().into())
+            .await?;
+        let reply: Value = serde_json::from_slice(&reply.payload)?;
+        assert_eq!(reply["success"], false, "{}: {reply}", op.name());
+        let message = reply["message"].as_str().unwrap_or_default();
+        assert!(message.contains("malformed"), "{}: {message}", op.name());
+    }
+    assert!(h.host.info().labels.contains_key("hostcore.os"));
+    let pongs = gather(&client, &Operation::HostPing, 1).await?;
+    assert_eq!(pongs.len(), 1, "the host stopped answering");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unknown_subject_is_answered_unsupported() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let _h = start_host(&nats.url(), &[]).await?;
+    let client = async_nats::connect(nats.url()).await?;
+    let reply = client
+        .request(
+            format!("wasmbus.ctl.v1.{LATTICE}.component.explode"),
+            "".into(),
+        )
+        .await?;
+    let reply: Value = serde_json::from_slice(&reply.payload)?;
+    assert_eq!(
+        reply,
+        json!({"success": false, "message": "unsupported subject"})
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn host_stop_asks_the_host_to_stop() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let h = start_host(&nats.url(), &[]).await?;
+    let client = async_nats::connect(nats.url()).await?;
+    let op = Operation::HostStop {
+        host: h.host.id().into(),
+    };
+    let reply = request(
+        &client,
+        &op,
+        json!({"host_id": h.host.id(), "timeout": 1500}),
+    )
+    .await?;
+    assert_eq!(reply["success"], true);
+    let drain = timeout(Duration::from_secs(5), h.host.stop_requested()).await?;
+    assert_eq!(drain, Some(Duration::from_millis(1500)));
+    Ok(())
+}
+
+#[tokio::test]
+async fn heartbeats_carry_the_inventory() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let client = async_nats::connect(nats.url()).await?;
+    let mut beats = client
+        .subscribe(subjects().event(EventName::HostHeartbeat.as_str()))
+        .await?;
+    let h = start_host(&nats.url(), &[("zone", "eu")]).await?;
+    let msg = timeout(Duration::from_secs(5), beats.next())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no heartbeat"))?;
+    let json: Value = serde_json::from_slice(&msg.payload)?;
+    assert_eq!(json["type"], "com.wasmcloud.lattice.host_heartbeat");
+    let inventory: HostInventory = serde_json::from_value(json["data"].clone())?;
+    assert_eq!(inventory.host_id, h.host.id());
+    assert_eq!(inventory.labels["zone"], "eu");
+    Ok(())
+}
+
+#[tokio::test]
+async fn hosts_answer_again_after_nats_server_restarts() -> anyhow::Result<()> {
+    let mut nats = NatsServer::start().await?;
+    let h = start_host(&nats.url(), &[]).await?;
+    nats.restart().await?;
+    let url = nats.url();
+    let id = h.host.id().to_owned();
+    net::wait_for(
+        "the host to answer ping after the restart",
+        Duration::from_secs(20),
+        || {
+            let url = url.clone();
+            let id = id.clone();
+            async move {
+                let client = async_nats::connect(url).await.ok()?;
+                let pongs = gather(&client, &Operation::HostPing, 1).await.ok()?;
+                pongs
+                    .iter()
+                    .any(|p| p["response"]["id"] == id.as_str())
+                    .then_some(())
+            }
+        },
+    )
+    .await?;
+    Ok(())
+}
