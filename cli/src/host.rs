@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use weft_host::{HostApi, HostBuilder};
-use weft_lattice_nats::{Endpoints, Events, NatsAuth, connect, ctl};
+use weft_lattice_nats::{Endpoints, Events, LatticeState, NatsAuth, connect, ctl};
 use weft_lattice_protocol::{EventName, Subjects};
 
 /// Examples shown under `weft host --help`.
@@ -162,12 +162,18 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
         ctl_host: redact(&args.nats),
         rpc_host: redact(&args.nats),
     };
+    let state = LatticeState::open(client.clone(), &args.lattice)
+        .await
+        .context(
+            "could not open the lattice state in JetStream; is nats-server running with -js?",
+        )?;
     let server = ctl::serve(
         client.clone(),
         subjects,
         host.clone(),
         endpoints,
         events.clone(),
+        state,
     )
     .await?;
     let info = host.info();

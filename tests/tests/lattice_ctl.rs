@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::timeout;
 use weft_host::{Host, HostApi, HostBuilder};
-use weft_lattice_nats::{CtlServer, Endpoints, Events, NatsAuth, connect, ctl};
+use weft_lattice_nats::{CtlServer, Endpoints, Events, LatticeState, NatsAuth, connect, ctl};
 use weft_lattice_protocol::wire::{CtlResponse, HostInventory};
 use weft_lattice_protocol::{EventName, Operation, Subjects, event};
 use weft_runtime::ComponentSpec;
@@ -51,7 +51,16 @@ async fn start_host(url: &str, labels: &[(&str, &str)]) -> anyhow::Result<Lattic
         ctl_host: url.into(),
         rpc_host: url.into(),
     };
-    let ctl = ctl::serve(client, subjects(), host.clone(), endpoints, events.clone()).await?;
+    let state = LatticeState::open(client.clone(), LATTICE).await?;
+    let ctl = ctl::serve(
+        client,
+        subjects(),
+        host.clone(),
+        endpoints,
+        events.clone(),
+        state,
+    )
+    .await?;
     let beat = events.heartbeat(host.clone(), Duration::from_millis(200));
     Ok(LatticeHost {
         host,

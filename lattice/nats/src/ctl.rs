@@ -9,6 +9,7 @@
 
 use crate::convert::{self, Endpoints};
 use crate::events::Events;
+use crate::state::{LatticeState, StateError};
 use async_nats::{Client, Message, Subscriber};
 use futures::StreamExt;
 use serde::Serialize;
@@ -51,15 +52,18 @@ struct Ctx {
     endpoints: Endpoints,
     events: Events,
     client: Client,
+    state: LatticeState,
 }
 
-/// Answers the control protocol for `host` on `client`.
+/// Answers the control protocol for `host` on `client`, keeping lattice-wide
+/// data (links, configs) in `state`.
 pub async fn serve(
     client: Client,
     subjects: Subjects,
     host: Arc<dyn HostApi>,
     endpoints: Endpoints,
     events: Events,
+    state: LatticeState,
 ) -> Result<CtlServer, ServeError> {
     let host_id = host.info().id;
     let ctx = Arc::new(Ctx {
@@ -69,6 +73,7 @@ pub async fn serve(
         endpoints,
         events,
         client: client.clone(),
+        state,
     });
     let direct = [
         subjects.subject(&Operation::HostPing),
@@ -207,8 +212,71 @@ impl Ctx {
             {
                 return None;
             }
+            Operation::ConfigPut { name } => match parse::<wire::StringMap>(op, body) {
+                Ok(values) => self.config_put(name, &values).await,
+                Err(reply) => reply,
+            },
+            Operation::ConfigGet { name } => match self.state.config(name).await {
+                Ok(Some(values)) => json(&CtlResponse::ok(values)),
+                Ok(None) => failure(StateError::NoSuchConfig(name.clone())),
+                Err(e) => failure(e),
+            },
+            Operation::ConfigDel { name } => match self.state.delete_config(name).await {
+                Ok(()) => {
+                    let data = serde_json::json!({ "config_name": name });
+                    self.events.publish(EventName::ConfigDeleted, &data).await;
+                    json(&CtlResponse::ack())
+                }
+                Err(e) => failure(e),
+            },
+            Operation::LinkPut => match parse::<wire::Link>(op, body) {
+                Ok(link) => self.link_put(&link).await,
+                Err(reply) => reply,
+            },
+            Operation::LinkDel => match parse::<wire::DeleteLink>(op, body) {
+                Ok(del) => match self.state.delete_link(&del).await {
+                    Ok(()) => {
+                        self.events.publish(EventName::LinkdefDeleted, &del).await;
+                        json(&CtlResponse::ack())
+                    }
+                    Err(e) => failure(e),
+                },
+                Err(reply) => reply,
+            },
+            Operation::LinkGet => match self.state.links().await {
+                Ok(links) => json(&CtlResponse::ok(links)),
+                Err(e) => failure(e),
+            },
             other => self.not_yet(other, body),
         })
+    }
+
+    async fn config_put(&self, name: &str, values: &wire::StringMap) -> Vec<u8> {
+        match self.state.put_config(name, values).await {
+            Ok(()) => {
+                let data = serde_json::json!({ "config_name": name });
+                self.events.publish(EventName::ConfigSet, &data).await;
+                json(&CtlResponse::ack())
+            }
+            Err(e) => failure(e),
+        }
+    }
+
+    async fn link_put(&self, link: &wire::Link) -> Vec<u8> {
+        match self.state.put_link(link).await {
+            Ok(()) => {
+                self.events.publish(EventName::LinkdefSet, link).await;
+                json(&CtlResponse::ack())
+            }
+            Err(e) => {
+                let mut data = serde_json::to_value(link).unwrap_or_default();
+                data["message"] = e.to_string().into();
+                self.events
+                    .publish(EventName::LinkdefSetFailed, &data)
+                    .await;
+                failure(e)
+            }
+        }
     }
 
     async fn labels_changed(&self) -> Vec<u8> {
@@ -235,9 +303,6 @@ impl Ctx {
             Operation::ComponentUpdate { .. } => parse::<wire::UpdateComponent>(op, body).err(),
             Operation::ProviderStart { .. } => parse::<wire::StartProvider>(op, body).err(),
             Operation::ProviderStop { .. } => parse::<wire::StopProvider>(op, body).err(),
-            Operation::LinkPut => parse::<wire::Link>(op, body).err(),
-            Operation::LinkDel => parse::<wire::DeleteLink>(op, body).err(),
-            Operation::ConfigPut { .. } => parse::<wire::StringMap>(op, body).err(),
             Operation::RegistryPut => {
                 parse::<std::collections::BTreeMap<String, wire::RegistryCredential>>(op, body)
                     .err()
@@ -261,6 +326,11 @@ fn parse<T: DeserializeOwned>(op: &Operation, body: &[u8]) -> Result<T, Vec<u8>>
             op.name()
         )))
     })
+}
+
+/// The failure reply for a state error.
+fn failure(e: StateError) -> Vec<u8> {
+    json(&CtlResponse::<()>::error(e.to_string()))
 }
 
 /// Serializes a reply; the wire types always serialize, but never panic on it.

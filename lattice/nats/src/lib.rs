@@ -6,7 +6,7 @@
 //! ```no_run
 //! # async fn demo(host: std::sync::Arc<weft_host::Host>) -> anyhow::Result<()> {
 //! use std::time::Duration;
-//! use weft_lattice_nats::{Endpoints, Events, NatsAuth, connect, ctl};
+//! use weft_lattice_nats::{Endpoints, Events, LatticeState, NatsAuth, connect, ctl};
 //! use weft_lattice_protocol::Subjects;
 //!
 //! let url = "nats://127.0.0.1:4222";
@@ -14,7 +14,8 @@
 //! let subjects = Subjects::new("wasmbus.ctl", "default")?;
 //! let events = Events::new(client.clone(), subjects.clone(), host.id());
 //! let endpoints = Endpoints { lattice: "default".into(), ctl_host: url.into(), rpc_host: url.into() };
-//! let _server = ctl::serve(client, subjects, host.clone(), endpoints, events.clone()).await?;
+//! let state = LatticeState::open(client.clone(), "default").await?;
+//! let _server = ctl::serve(client, subjects, host.clone(), endpoints, events.clone(), state).await?;
 //! let _beat = events.heartbeat(host, Duration::from_secs(5));
 //! # Ok(()) }
 //! ```
@@ -25,8 +26,10 @@ mod connect;
 mod convert;
 pub mod ctl;
 mod events;
+mod state;
 
 pub use connect::{ConnectError, NatsAuth, connect};
 pub use convert::{Endpoints, host, inventory};
 pub use ctl::{CtlServer, ServeError};
 pub use events::Events;
+pub use state::{LatticeState, StateError};

@@ -61,15 +61,6 @@ impl Link {
             && self.wit_namespace == del.wit_namespace
             && self.wit_package == del.wit_package
     }
-
-    /// The key that identifies the link slot in lattice storage:
-    /// `{source}.{namespace}.{package}.{name}` (each part is a token).
-    pub fn key(&self) -> String {
-        format!(
-            "{}.{}.{}.{}",
-            self.source_id, self.wit_namespace, self.wit_package, self.name
-        )
-    }
 }
 
 /// Checks `new` against the links already set: valid on its own, and not
@@ -159,10 +150,5 @@ mod tests {
             panic!("accepted a repeated config");
         };
         assert_eq!(e.field, "source_config");
-    }
-
-    #[test]
-    fn keys_identify_the_slot() {
-        assert_eq!(link("x", &["store"]).key(), "app.wasi.keyvalue.default");
     }
 }

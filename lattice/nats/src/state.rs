@@ -1,0 +1,278 @@
+//! Lattice state in JetStream KV: named configs and links, one key per
+//! entity, written with revision checks so concurrent writers cannot lose
+//! each other's changes.
+//!
+//! Buckets are `weft_{lattice}_config` (key: config name) and
+//! `weft_{lattice}_links` (key: `source.namespace.package.name.target`). They are
+//! created as plain streams, because async-nats's `create_key_value` fails
+//! on nats-server 2.9 (see GOTCHAS.md 1).
+
+use async_nats::jetstream::{self, kv, stream};
+use futures::TryStreamExt;
+use weft_lattice_protocol::link::{LinkError, check_put};
+use weft_lattice_protocol::validate::{self, Invalid};
+use weft_lattice_protocol::wire::{DeleteLink, Link, StringMap};
+
+/// Why a state operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The request was malformed or broke a rule.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// The link conflicts with one already set.
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// A link names a config that does not exist.
+    #[error("link refers to config `{0}`, which does not exist; create it first with config.put")]
+    MissingConfig(String),
+    /// No config has this name.
+    #[error("no config named `{0}`")]
+    NoSuchConfig(String),
+    /// Another writer changed the same key at the same moment.
+    #[error("`{0}` was changed by someone else at the same moment; retry")]
+    Concurrent(String),
+    /// JetStream failed.
+    #[error("lattice state ({bucket}): {message}")]
+    Store {
+        /// The bucket.
+        bucket: String,
+        /// What JetStream said.
+        message: String,
+    },
+}
+
+/// The lattice's configs and links.
+#[derive(Clone)]
+pub struct LatticeState {
+    config: kv::Store,
+    links: kv::Store,
+    config_bucket: String,
+    links_bucket: String,
+}
+
+impl std::fmt::Debug for LatticeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LatticeState")
+            .field("config", &self.config_bucket)
+            .field("links", &self.links_bucket)
+            .finish()
+    }
+}
+
+fn store_err(bucket: &str, e: impl std::fmt::Display) -> StateError {
+    StateError::Store {
+        bucket: bucket.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// Opens (creating if needed) the bucket `name` as a KV store.
+async fn open_bucket(js: &jetstream::Context, name: &str) -> Result<kv::Store, StateError> {
+    let config = stream::Config {
+        name: format!("KV_{name}"),
+        subjects: vec![format!("$KV.{name}.>")],
+        max_messages_per_subject: 1,
+        discard: stream::DiscardPolicy::New,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        storage: stream::StorageType::File,
+        num_replicas: 1,
+        ..Default::default()
+    };
+    js.get_or_create_stream(config)
+        .await
+        .map_err(|e| store_err(name, e))?;
+    js.get_key_value(name).await.map_err(|e| store_err(name, e))
+}
+
+/// A KV key part from a validated token: KV keys allow only
+/// `[-_=A-Za-z0-9]` between dots, so every other byte becomes `=XX`.
+fn key_part(token: &str) -> String {
+    let mut out = String::with_capacity(token.len());
+    for b in token.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("={b:02X}"));
+        }
+    }
+    out
+}
+
+/// The key prefix of a link slot; a link's key adds `.{target}`, so links of
+/// one slot to different targets (disjoint interfaces) coexist.
+fn slot_key(source: &str, namespace: &str, package: &str, name: &str) -> String {
+    [source, namespace, package, name].map(key_part).join(".")
+}
+
+impl LatticeState {
+    /// Opens the state of `lattice` (a validated subject token).
+    pub async fn open(client: async_nats::Client, lattice: &str) -> Result<Self, StateError> {
+        let js = jetstream::new(client);
+        let lattice = key_part(lattice);
+        let config_bucket = format!("weft_{lattice}_config");
+        let links_bucket = format!("weft_{lattice}_links");
+        Ok(Self {
+            config: open_bucket(&js, &config_bucket).await?,
+            links: open_bucket(&js, &links_bucket).await?,
+            config_bucket,
+            links_bucket,
+        })
+    }
+
+    /// Stores config `name` (replacing any previous values).
+    pub async fn put_config(&self, name: &str, values: &StringMap) -> Result<(), StateError> {
+        validate::token("config name", name)?;
+        for key in values.keys() {
+            if key.is_empty() {
+                return Err(Invalid::new("config key", "must not be empty").into());
+            }
+        }
+        let bytes = serde_json::to_vec(values).map_err(|e| store_err(&self.config_bucket, e))?;
+        self.config
+            .put(key_part(name), bytes.into())
+            .await
+            .map_err(|e| store_err(&self.config_bucket, e))?;
+        Ok(())
+    }
+
+    /// Config `name`, if it exists.
+    pub async fn config(&self, name: &str) -> Result<Option<StringMap>, StateError> {
+        validate::token("config name", name)?;
+        let Some(bytes) = self
+            .config
+            .get(key_part(name))
+            .await
+            .map_err(|e| store_err(&self.config_bucket, e))?
+        else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            store_err(
+                &self.config_bucket,
+                format!("config `{name}` is corrupt: {e}"),
+            )
+        })
+    }
+
+    /// Deletes config `name`; deleting a missing config is not an error.
+    pub async fn delete_config(&self, name: &str) -> Result<(), StateError> {
+        validate::token("config name", name)?;
+        self.config
+            .delete(key_part(name))
+            .await
+            .map_err(|e| store_err(&self.config_bucket, e))
+    }
+
+    /// Every link in the lattice.
+    pub async fn links(&self) -> Result<Vec<Link>, StateError> {
+        let err = |e: &dyn std::fmt::Display| store_err(&self.links_bucket, e);
+        let keys: Vec<String> = match self.links.keys().await {
+            Ok(keys) => keys.try_collect().await.map_err(|e| err(&e))?,
+            Err(e) => return Err(err(&e)),
+        };
+        let mut links = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(bytes) = self.links.get(&key).await.map_err(|e| err(&e))? {
+                match serde_json::from_slice::<Link>(&bytes) {
+                    Ok(link) => links.push(link),
+                    Err(e) => tracing::warn!(%key, "skipping a corrupt link entry: {e}"),
+                }
+            }
+        }
+        links.sort_by(|a, b| a.source_id.cmp(&b.source_id).then(a.name.cmp(&b.name)));
+        Ok(links)
+    }
+
+    /// Sets `link` after checking its fields, that its configs exist, and
+    /// that it does not conflict with a link already set.
+    pub async fn put_link(&self, link: &Link) -> Result<(), StateError> {
+        link.validate()?;
+        for name in link.source_config.iter().chain(&link.target_config) {
+            if self.config(name).await?.is_none() {
+                return Err(StateError::MissingConfig(name.clone()));
+            }
+        }
+        let existing = self.links().await?;
+        check_put(&existing, link)?;
+        let key = format!(
+            "{}.{}",
+            slot_key(
+                &link.source_id,
+                &link.wit_namespace,
+                &link.wit_package,
+                &link.name
+            ),
+            key_part(&link.target)
+        );
+        let bytes = serde_json::to_vec(link).map_err(|e| store_err(&self.links_bucket, e))?;
+        // Write against the revision we read: a concurrent put of the same
+        // link makes this one fail instead of silently overwriting it.
+        let entry = self
+            .links
+            .entry(key.clone())
+            .await
+            .map_err(|e| store_err(&self.links_bucket, e))?;
+        let written = match entry {
+            Some(entry) => self
+                .links
+                .update(&key, bytes.into(), entry.revision)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            None => self
+                .links
+                .create(&key, bytes.into())
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        };
+        written.map_err(|e| {
+            tracing::debug!(%key, "link write refused: {e}");
+            StateError::Concurrent(format!("link {key}"))
+        })
+    }
+
+    /// Deletes the link `del` names; deleting a missing link is not an error.
+    pub async fn delete_link(&self, del: &DeleteLink) -> Result<(), StateError> {
+        validate::token("source_id", &del.source_id)?;
+        validate::token("name", &del.name)?;
+        validate::token("wit_namespace", &del.wit_namespace)?;
+        validate::token("wit_package", &del.wit_package)?;
+        let prefix = format!(
+            "{}.",
+            slot_key(
+                &del.source_id,
+                &del.wit_namespace,
+                &del.wit_package,
+                &del.name
+            )
+        );
+        let err = |e: &dyn std::fmt::Display| store_err(&self.links_bucket, e);
+        let keys: Vec<String> = match self.links.keys().await {
+            Ok(keys) => keys.try_collect().await.map_err(|e| err(&e))?,
+            Err(e) => return Err(err(&e)),
+        };
+        for key in keys.into_iter().filter(|k| k.starts_with(&prefix)) {
+            self.links.delete(&key).await.map_err(|e| err(&e))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_parts_are_kv_safe_and_distinct() {
+        assert_eq!(key_part("http-server_1"), "http-server_1");
+        assert_eq!(key_part("a:b"), "a=3Ab");
+        assert_ne!(key_part("a:b"), key_part("a=3Ab"));
+        assert_eq!(
+            slot_key("app", "wasi", "keyvalue", "default"),
+            "app.wasi.keyvalue.default"
+        );
+    }
+}
