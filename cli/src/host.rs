@@ -1,5 +1,6 @@
 //! `weft host`: a host daemon on a NATS lattice.
 
+use crate::lattice::LatticeArgs;
 use crate::run::{default_cache_dir, redact, wait_for_shutdown};
 use crate::units::parse_duration;
 use anyhow::Context;
@@ -9,8 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use weft_host::{HostApi, HostBuilder};
-use weft_lattice_nats::{Endpoints, Events, LatticeState, NatsAuth, connect, ctl};
-use weft_lattice_protocol::{EventName, Subjects};
+use weft_lattice_nats::{Endpoints, Events, LatticeState, ctl};
+use weft_lattice_protocol::EventName;
 
 /// Examples shown under `weft host --help`.
 pub const EXAMPLES: &str = "\
@@ -26,31 +27,12 @@ and `wash get inventory` work against it. Ctrl-C or SIGTERM stops it gracefully.
 /// `weft host` arguments.
 #[derive(Debug, Args)]
 pub struct HostArgs {
-    /// The NATS server to join (`nats://` or `tls://`).
-    #[arg(
-        long,
-        env = "WEFT_NATS_URL",
-        default_value = "nats://127.0.0.1:4222",
-        value_name = "URL"
-    )]
-    pub nats: String,
-
-    /// The lattice to join; hosts of one lattice see each other.
-    #[arg(
-        long,
-        env = "WEFT_LATTICE",
-        default_value = "default",
-        value_name = "NAME"
-    )]
-    pub lattice: String,
+    #[command(flatten)]
+    pub lattice: LatticeArgs,
 
     /// A label for auctions to match (repeatable).
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     pub labels: Vec<(String, String)>,
-
-    /// The control-subject prefix.
-    #[arg(long, default_value = "wasmbus.ctl", value_name = "PREFIX")]
-    pub ctl_prefix: String,
 
     /// How often to publish `host_heartbeat` with the inventory.
     #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
@@ -60,82 +42,22 @@ pub struct HostArgs {
     #[arg(long, value_name = "NAME")]
     pub friendly_name: Option<String>,
 
-    /// NATS user (with --nats-password).
-    #[arg(
-        long,
-        env = "WEFT_NATS_USER",
-        requires = "nats_password",
-        value_name = "USER"
-    )]
-    pub nats_user: Option<String>,
-
-    /// NATS password (with --nats-user).
-    #[arg(
-        long,
-        env = "WEFT_NATS_PASSWORD",
-        requires = "nats_user",
-        hide_env_values = true
-    )]
-    pub nats_password: Option<String>,
-
-    /// NATS token.
-    #[arg(long, env = "WEFT_NATS_TOKEN", conflicts_with_all = ["nats_user", "nats_nkey", "nats_creds"], hide_env_values = true)]
-    pub nats_token: Option<String>,
-
-    /// NATS nkey seed (`SU…`).
-    #[arg(long, env = "WEFT_NATS_NKEY", conflicts_with_all = ["nats_user", "nats_creds"], hide_env_values = true, value_name = "SEED")]
-    pub nats_nkey: Option<String>,
-
-    /// NATS credentials file (JWT + seed).
-    #[arg(
-        long,
-        env = "WEFT_NATS_CREDS",
-        conflicts_with = "nats_user",
-        value_name = "FILE"
-    )]
-    pub nats_creds: Option<PathBuf>,
-
-    /// How long to wait for NATS on start.
-    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
-    pub connect_timeout: Duration,
-
     /// Where compiled components are cached (default: the user's cache dir).
     #[arg(long, value_name = "DIR", env = "WEFT_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
 }
 
-fn parse_label(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_label(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
         _ => Err(format!("`{s}` is not KEY=VALUE")),
     }
 }
 
-impl HostArgs {
-    fn auth(&self) -> NatsAuth {
-        if let (Some(user), Some(password)) = (&self.nats_user, &self.nats_password) {
-            return NatsAuth::UserPassword {
-                user: user.clone(),
-                password: password.clone(),
-            };
-        }
-        if let Some(token) = &self.nats_token {
-            return NatsAuth::Token(token.clone());
-        }
-        if let Some(seed) = &self.nats_nkey {
-            return NatsAuth::NkeySeed(seed.clone());
-        }
-        if let Some(path) = &self.nats_creds {
-            return NatsAuth::CredsFile(path.clone());
-        }
-        NatsAuth::None
-    }
-}
-
 /// Runs the host until Ctrl-C, SIGTERM or a `host.stop` request.
 pub async fn host(args: HostArgs) -> anyhow::Result<()> {
-    let subjects = Subjects::new(&args.ctl_prefix, &args.lattice)
-        .context("check --lattice and --ctl-prefix")?;
+    let lattice = &args.lattice;
+    let subjects = lattice.subjects()?;
     let mut builder = HostBuilder::new();
     if let Some(dir) = args.cache_dir.clone().or_else(default_cache_dir) {
         builder = builder.with_cache_dir(dir);
@@ -149,20 +71,14 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
             .with_context(|| format!("--label {k}={v}"))?;
     }
     let host = Arc::new(builder.build()?);
-    let client = connect(
-        &args.nats,
-        &args.auth(),
-        &format!("weft-host {}", host.id()),
-        args.connect_timeout,
-    )
-    .await?;
+    let client = lattice.connect(&format!("weft-host {}", host.id())).await?;
     let events = Events::new(client.clone(), subjects.clone(), host.id());
     let endpoints = Endpoints {
-        lattice: args.lattice.clone(),
-        ctl_host: redact(&args.nats),
-        rpc_host: redact(&args.nats),
+        lattice: lattice.lattice.clone(),
+        ctl_host: redact(&lattice.nats),
+        rpc_host: redact(&lattice.nats),
     };
-    let state = LatticeState::open(client.clone(), &args.lattice)
+    let state = LatticeState::open(client.clone(), &lattice.lattice)
         .await
         .context(
             "could not open the lattice state in JetStream; is nats-server running with -js?",
@@ -193,8 +109,8 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
         "Host {} ({}) joined lattice `{}` on {}. Press Ctrl-C to stop.",
         info.id,
         info.friendly_name,
-        args.lattice,
-        redact(&args.nats)
+        lattice.lattice,
+        redact(&lattice.nats)
     );
 
     let reason = tokio::select! {

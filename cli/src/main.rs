@@ -3,7 +3,9 @@
 //! This binary is the composition root: the only crate that names concrete
 //! providers and hands them to the host.
 
+mod ctl;
 mod host;
+mod lattice;
 mod run;
 mod units;
 
@@ -26,6 +28,18 @@ enum Command {
     /// Join a NATS lattice as a host that clients (weft, wash) can drive.
     #[command(after_help = host::EXAMPLES)]
     Host(host::HostArgs),
+    /// Show hosts, inventories or links of a lattice.
+    #[command(after_help = ctl::EXAMPLES)]
+    Get(ctl::GetArgs),
+    /// Store, show or delete named configs in the lattice.
+    #[command(after_help = ctl::EXAMPLES)]
+    Config(ctl::ConfigArgs),
+    /// Bind a component's imports to a provider or component, or unbind them.
+    #[command(after_help = ctl::EXAMPLES)]
+    Link(ctl::LinkArgs),
+    /// Set or remove a host's labels.
+    #[command(after_help = ctl::EXAMPLES)]
+    Label(ctl::LabelArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,7 +47,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,async_nats=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -51,6 +65,10 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args).await,
             Command::Host(args) => host::host(args).await,
+            Command::Get(args) => ctl::get(args).await,
+            Command::Config(args) => ctl::config(args).await,
+            Command::Link(args) => ctl::link(args).await,
+            Command::Label(args) => ctl::label(args).await,
         }
     });
     match result {

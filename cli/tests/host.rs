@@ -67,7 +67,7 @@ async fn host_joins_answers_ping_and_says_goodbye_on_sigterm() -> anyhow::Result
 async fn unreachable_nats_is_a_clear_error() -> anyhow::Result<()> {
     let url = format!("nats://127.0.0.1:{}", free_port()?);
     let out = Command::new(WEFT)
-        .args(["host", "--nats", &url, "--connect-timeout", "1s"])
+        .args(["host", "--nats", &url, "--timeout", "1s"])
         .output()
         .await?;
     assert!(!out.status.success());

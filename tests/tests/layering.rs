@@ -21,6 +21,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
             "weft-lattice-nats",
             &["weft-host", "weft-lattice-protocol"][..],
         ),
+        ("weft-lattice-client", &["weft-lattice-protocol"][..]),
         ("weft-tests", &[][..]),
         ("weft-cli", &["*"][..]),
         ("weft-bench", &["*"][..]),

@@ -1,0 +1,139 @@
+//! The flags every lattice command shares: where NATS is, how to log in,
+//! which lattice, and how to print results.
+
+use crate::units::parse_duration;
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+use weft_lattice_client::LatticeClient;
+use weft_lattice_nats::{NatsAuth, connect};
+use weft_lattice_protocol::Subjects;
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Tables and sentences for people.
+    Text,
+    /// The protocol's JSON, for scripts.
+    Json,
+}
+
+/// Connection flags for lattice commands.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Lattice")]
+pub struct LatticeArgs {
+    /// The NATS server (`nats://` or `tls://`).
+    #[arg(
+        long,
+        env = "WEFT_NATS_URL",
+        default_value = "nats://127.0.0.1:4222",
+        value_name = "URL",
+        global = true
+    )]
+    pub nats: String,
+
+    /// The lattice; hosts of one lattice see each other.
+    #[arg(
+        long,
+        env = "WEFT_LATTICE",
+        default_value = "default",
+        value_name = "NAME",
+        global = true
+    )]
+    pub lattice: String,
+
+    /// The control-subject prefix.
+    #[arg(
+        long,
+        default_value = "wasmbus.ctl",
+        value_name = "PREFIX",
+        global = true
+    )]
+    pub ctl_prefix: String,
+
+    /// NATS user (with --nats-password).
+    #[arg(
+        long,
+        env = "WEFT_NATS_USER",
+        requires = "nats_password",
+        value_name = "USER",
+        global = true
+    )]
+    pub nats_user: Option<String>,
+
+    /// NATS password (with --nats-user).
+    #[arg(
+        long,
+        env = "WEFT_NATS_PASSWORD",
+        requires = "nats_user",
+        hide_env_values = true,
+        global = true
+    )]
+    pub nats_password: Option<String>,
+
+    /// NATS token.
+    #[arg(long, env = "WEFT_NATS_TOKEN", conflicts_with_all = ["nats_user", "nats_nkey", "nats_creds"], hide_env_values = true, global = true)]
+    pub nats_token: Option<String>,
+
+    /// NATS nkey seed (`SU…`).
+    #[arg(long, env = "WEFT_NATS_NKEY", conflicts_with_all = ["nats_user", "nats_creds"], hide_env_values = true, value_name = "SEED", global = true)]
+    pub nats_nkey: Option<String>,
+
+    /// NATS credentials file (JWT + seed).
+    #[arg(
+        long,
+        env = "WEFT_NATS_CREDS",
+        conflicts_with = "nats_user",
+        value_name = "FILE",
+        global = true
+    )]
+    pub nats_creds: Option<PathBuf>,
+
+    /// How long to wait for NATS, and for each answer.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration, global = true)]
+    pub timeout: Duration,
+
+    /// How to print results.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text, global = true)]
+    pub output: Output,
+}
+
+impl LatticeArgs {
+    /// The credentials the flags name.
+    pub fn auth(&self) -> NatsAuth {
+        if let (Some(user), Some(password)) = (&self.nats_user, &self.nats_password) {
+            return NatsAuth::UserPassword {
+                user: user.clone(),
+                password: password.clone(),
+            };
+        }
+        if let Some(token) = &self.nats_token {
+            return NatsAuth::Token(token.clone());
+        }
+        if let Some(seed) = &self.nats_nkey {
+            return NatsAuth::NkeySeed(seed.clone());
+        }
+        if let Some(path) = &self.nats_creds {
+            return NatsAuth::CredsFile(path.clone());
+        }
+        NatsAuth::None
+    }
+
+    /// The lattice's subjects.
+    pub fn subjects(&self) -> anyhow::Result<Subjects> {
+        Subjects::new(&self.ctl_prefix, &self.lattice).context("check --lattice and --ctl-prefix")
+    }
+
+    /// Connects to NATS as `name`.
+    pub async fn connect(&self, name: &str) -> anyhow::Result<async_nats::Client> {
+        Ok(connect(&self.nats, &self.auth(), name, self.timeout).await?)
+    }
+
+    /// A control-protocol client of the lattice.
+    pub async fn client(&self) -> anyhow::Result<LatticeClient> {
+        let subjects = self.subjects()?;
+        let nats = self.connect("weft").await?;
+        Ok(LatticeClient::new(nats, subjects).with_timeout(self.timeout))
+    }
+}
