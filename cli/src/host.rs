@@ -45,6 +45,11 @@ pub struct HostArgs {
     /// Where compiled components are cached (default: the user's cache dir).
     #[arg(long, value_name = "DIR", env = "WEFT_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// Let `weft start component file:///…` run local files on this host
+    /// (off by default: anyone on the lattice could make it read them).
+    #[arg(long)]
+    pub allow_file_refs: bool,
 }
 
 pub(crate) fn parse_label(s: &str) -> Result<(String, String), String> {
@@ -58,7 +63,7 @@ pub(crate) fn parse_label(s: &str) -> Result<(String, String), String> {
 pub async fn host(args: HostArgs) -> anyhow::Result<()> {
     let lattice = &args.lattice;
     let subjects = lattice.subjects()?;
-    let mut builder = HostBuilder::new();
+    let mut builder = HostBuilder::new().with_file_refs(args.allow_file_refs);
     if let Some(dir) = args.cache_dir.clone().or_else(default_cache_dir) {
         builder = builder.with_cache_dir(dir);
     }

@@ -3,6 +3,7 @@
 //! This binary is the composition root: the only crate that names concrete
 //! providers and hands them to the host.
 
+mod component;
 mod ctl;
 mod host;
 mod lattice;
@@ -28,6 +29,15 @@ enum Command {
     /// Join a NATS lattice as a host that clients (weft, wash) can drive.
     #[command(after_help = host::EXAMPLES)]
     Host(host::HostArgs),
+    /// Start a component on the lattice (placed by auction).
+    #[command(after_help = component::EXAMPLES)]
+    Start(component::StartArgs),
+    /// Stop a component on the lattice.
+    #[command(after_help = component::EXAMPLES)]
+    Stop(component::StopArgs),
+    /// Change how many invocations of a component may run at once.
+    #[command(after_help = component::EXAMPLES)]
+    Scale(component::ScaleArgs),
     /// Show hosts, inventories or links of a lattice.
     #[command(after_help = ctl::EXAMPLES)]
     Get(ctl::GetArgs),
@@ -65,6 +75,9 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args).await,
             Command::Host(args) => host::host(args).await,
+            Command::Start(args) => component::start(args).await,
+            Command::Stop(args) => component::stop(args).await,
+            Command::Scale(args) => component::scale(args).await,
             Command::Get(args) => ctl::get(args).await,
             Command::Config(args) => ctl::config(args).await,
             Command::Link(args) => ctl::link(args).await,

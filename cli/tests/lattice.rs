@@ -5,6 +5,7 @@ use serde_json::Value;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::{Child, Command};
+use weft_tests::guests;
 use weft_tests::nats::NatsServer;
 use weft_tests::net::wait_for;
 
@@ -40,9 +41,18 @@ async fn start_host(
     nats: &NatsServer,
     lattice: &str,
 ) -> anyhow::Result<(Child, tempfile::TempDir)> {
+    start_host_with(nats, lattice, &[]).await
+}
+
+async fn start_host_with(
+    nats: &NatsServer,
+    lattice: &str,
+    extra: &[&str],
+) -> anyhow::Result<(Child, tempfile::TempDir)> {
     let cache = tempfile::tempdir()?;
     let child = Command::new(WEFT)
         .args(["host", "--nats", &nats.url(), "--lattice", lattice])
+        .args(extra)
         .arg("--cache-dir")
         .arg(cache.path())
         .stdout(Stdio::null())
@@ -167,5 +177,120 @@ async fn refusals_and_empty_lattices_say_what_to_do() -> anyhow::Result<()> {
     .await?;
     assert_ne!(code, 0, "missing --interface is a usage error");
     assert!(stderr.contains("--interface"), "{stderr}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn start_places_by_constraint_scale_resizes_and_stop_removes() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let l = "place";
+    let _eu = start_host_with(&nats, l, &["--allow-file-refs", "--label", "zone=eu"]).await?;
+    let _us = start_host_with(&nats, l, &["--allow-file-refs", "--label", "zone=us"]).await?;
+    let _locked = start_host_with(&nats, l, &["--label", "zone=locked"]).await?;
+    let hosts = wait_for("three hosts", Duration::from_secs(30), || async {
+        let hosts = json(&nats, l, &["get", "hosts"]).await.ok()?;
+        (hosts.as_array()?.len() == 3).then_some(hosts)
+    })
+    .await?;
+    let host_in = |zone: &str| {
+        hosts
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|h| h["labels"]["zone"] == zone)
+            .and_then(|h| h["id"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let wasm = format!("file://{}", guests::path("test_guest")?.display());
+
+    let started = json(
+        &nats,
+        l,
+        &[
+            "start",
+            "component",
+            &wasm,
+            "app",
+            "--max",
+            "2",
+            "--constraint",
+            "zone=us",
+        ],
+    )
+    .await?;
+    assert_eq!(started["host_id"], host_in("us").as_str());
+    let inventory = json(&nats, l, &["get", "inventory", &host_in("us")]).await?;
+    assert_eq!(inventory[0]["components"][0]["id"], "app");
+    assert_eq!(inventory[0]["components"][0]["image_ref"], wasm.as_str());
+    assert_eq!(inventory[0]["components"][0]["max_instances"], 2);
+
+    // Already running on the only host that qualifies: nobody bids.
+    let (code, _, stderr) = weft(
+        &nats,
+        l,
+        &[
+            "start",
+            "component",
+            &wasm,
+            "app",
+            "--constraint",
+            "zone=us",
+        ],
+    )
+    .await?;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("no host"), "{stderr}");
+    let (code, _, stderr) = weft(
+        &nats,
+        l,
+        &[
+            "start",
+            "component",
+            &wasm,
+            "x",
+            "--constraint",
+            "zone=mars",
+        ],
+    )
+    .await?;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("zone=mars"), "{stderr}");
+    // A host without --allow-file-refs refuses, and says how to allow it.
+    let locked = host_in("locked");
+    let (code, _, stderr) = weft(
+        &nats,
+        l,
+        &["start", "component", &wasm, "x", "--host", &locked],
+    )
+    .await?;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--allow-file-refs"), "{stderr}");
+    let (code, _, stderr) = weft(
+        &nats,
+        l,
+        &[
+            "start",
+            "component",
+            "oci://reg/x:1",
+            "y",
+            "--constraint",
+            "zone=eu",
+        ],
+    )
+    .await?;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("file://"), "{stderr}");
+
+    json(&nats, l, &["scale", "component", "app", "--max", "5"]).await?;
+    let inventory = json(&nats, l, &["get", "inventory", &host_in("us")]).await?;
+    assert_eq!(inventory[0]["components"][0]["max_instances"], 5);
+
+    json(&nats, l, &["stop", "component", "app"]).await?;
+    let inventory = json(&nats, l, &["get", "inventory", &host_in("us")]).await?;
+    assert_eq!(inventory[0]["components"], serde_json::json!([]));
+    let (code, _, stderr) = weft(&nats, l, &["stop", "component", "app"]).await?;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("not running"), "{stderr}");
     Ok(())
 }

@@ -41,7 +41,9 @@ fn subjects() -> Subjects {
 }
 
 async fn start_host(url: &str, labels: &[(&str, &str)]) -> anyhow::Result<LatticeHost> {
-    let mut builder = HostBuilder::new().with_cache_dir(guests::cache_dir());
+    let mut builder = HostBuilder::new()
+        .with_cache_dir(guests::cache_dir())
+        .with_file_refs(true);
     for (k, v) in labels {
         builder = builder.with_label(*k, *v)?;
     }
@@ -492,5 +494,55 @@ async fn links_and_configs_survive_a_nats_server_restart() -> anyhow::Result<()>
         request(&client, &get, Value::Null).await?["response"],
         json!({"k": "v"})
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn scale_takes_wasmclouds_body_and_reports_events() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let h = start_host(&nats.url(), &[]).await?;
+    let client = async_nats::connect(nats.url()).await?;
+    let mut scaled = client
+        .subscribe(subjects().event(EventName::ComponentScaled.as_str()))
+        .await?;
+    let id = h.host.id().to_owned();
+    let wasm = format!("file://{}", guests::path("test_guest")?.display());
+    let op = Operation::ComponentScale { host: id.clone() };
+    let body = json!({
+        "component_ref": wasm, "component_id": "app", "host_id": id, "count": 3,
+        "annotations": {"owner": "team-a"}, "config": [], "allow_update": false,
+        "component_limits": {"max_memory_limit": "67108864", "max_execution_time": "30"}
+    });
+    let reply = request(&client, &op, body).await?;
+    assert_eq!(reply["success"], true, "{reply}");
+    let event = timeout(Duration::from_secs(5), scaled.next())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no component_scaled event"))?;
+    let event: Value = serde_json::from_slice(&event.payload)?;
+    assert_eq!(event["data"]["max_instances"], 3);
+    assert_eq!(event["data"]["component_id"], "app");
+    let inventory: HostInventory = response(
+        request(
+            &client,
+            &Operation::HostGet { host: id.clone() },
+            Value::Null,
+        )
+        .await?,
+    )?;
+    assert_eq!(inventory.components[0].max_instances, 3);
+    assert_eq!(inventory.components[0].annotations["owner"], "team-a");
+
+    let bad = json!({
+        "component_ref": wasm, "component_id": "other", "count": 1,
+        "component_limits": {"max_cpu": "2"}
+    });
+    let reply = request(&client, &op, bad).await?;
+    assert_eq!(reply["success"], false);
+    let message = reply["message"].as_str().unwrap_or_default();
+    assert!(message.contains("component_limits.max_cpu"), "{message}");
+
+    let stop = json!({"component_ref": wasm, "component_id": "app", "count": 0});
+    assert_eq!(request(&client, &op, stop).await?["success"], true);
+    assert!(h.host.component("app").is_none());
     Ok(())
 }

@@ -2,7 +2,9 @@
 //! adapter in `lattice/nats`) translate their messages into these calls; the
 //! host knows no transport and no wire format.
 
-use crate::identity::LabelError;
+use crate::identity::{self, LabelError};
+use crate::{Host, ScaleError, ScaleRequest, Scaled, VERSION};
+use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -33,6 +35,17 @@ pub struct ComponentInfo {
     pub digest: String,
     /// Max concurrent invocations; `None` for no limit.
     pub max_instances: Option<u32>,
+    /// Annotations it was started with.
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A host's bid in an auction: what it can offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bid {
+    /// Instance slots of the pool not promised to running components.
+    pub free_instance_slots: u64,
+    /// Bytes of guest memory the pool can still hand out.
+    pub memory_available: u64,
 }
 
 /// Everything running on the host.
@@ -48,6 +61,7 @@ pub struct Inventory {
 ///
 /// Implemented by [`crate::Host`]; the lattice adapter holds an
 /// `Arc<dyn HostApi>`, so tests can drive it with a stand-in.
+#[async_trait]
 pub trait HostApi: Send + Sync + 'static {
     /// Who the host is.
     fn info(&self) -> HostInfo;
@@ -63,4 +77,100 @@ pub trait HostApi: Send + Sync + 'static {
 
     /// Asks the host to stop, draining in-flight work for at most `drain`.
     fn request_stop(&self, drain: Option<Duration>);
+
+    /// Starts, resizes or stops a component; returns when it is done.
+    async fn scale_component(&self, req: ScaleRequest) -> Result<Scaled, ScaleError>;
+
+    /// This host's bid for running `component_id` under `constraints`, or
+    /// `None` if it does not qualify: a constraint does not match a label,
+    /// or the component already runs here.
+    fn bid(&self, component_id: &str, constraints: &BTreeMap<String, String>) -> Option<Bid>;
+}
+
+#[async_trait]
+impl HostApi for Host {
+    fn info(&self) -> HostInfo {
+        HostInfo {
+            id: self.id.clone(),
+            friendly_name: self.friendly_name.clone(),
+            version: VERSION.to_owned(),
+            labels: self
+                .labels
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            uptime: self.started.elapsed(),
+        }
+    }
+
+    fn inventory(&self) -> Inventory {
+        let components = self
+            .component_ids()
+            .into_iter()
+            .filter_map(|id| self.component(&id))
+            .map(|c| {
+                let deployment = self.deployment(c.id());
+                ComponentInfo {
+                    id: c.id().to_owned(),
+                    image_ref: deployment
+                        .as_ref()
+                        .map_or_else(|| format!("sha256:{}", c.digest()), |d| d.image_ref.clone()),
+                    digest: c.digest().to_owned(),
+                    max_instances: c.max_concurrent(),
+                    annotations: deployment.map(|d| d.annotations).unwrap_or_default(),
+                }
+            })
+            .collect();
+        Inventory {
+            host: self.info(),
+            components,
+        }
+    }
+
+    fn put_label(&self, key: &str, value: &str) -> Result<(), LabelError> {
+        identity::check_label_key(key)?;
+        self.labels
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_owned(), value.to_owned());
+        Ok(())
+    }
+
+    fn delete_label(&self, key: &str) -> Result<bool, LabelError> {
+        identity::check_label_key(key)?;
+        Ok(self
+            .labels
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key)
+            .is_some())
+    }
+
+    fn request_stop(&self, drain: Option<Duration>) {
+        self.stop.send_replace(Some(drain));
+    }
+
+    async fn scale_component(&self, req: ScaleRequest) -> Result<Scaled, ScaleError> {
+        self.scale(req).await
+    }
+
+    fn bid(&self, component_id: &str, constraints: &BTreeMap<String, String>) -> Option<Bid> {
+        let labels = self.labels.read().unwrap_or_else(|p| p.into_inner());
+        let matches = constraints.iter().all(|(k, v)| labels.get(k) == Some(v));
+        if !matches || self.component(component_id).is_some() {
+            return None;
+        }
+        let config = self.runtime.config();
+        let promised: u64 = self
+            .component_ids()
+            .iter()
+            .filter_map(|id| self.component(id))
+            .map(|c| u64::from(c.max_concurrent().unwrap_or(1)))
+            .sum();
+        let free = u64::from(config.max_instances).saturating_sub(promised);
+        Some(Bid {
+            free_instance_slots: free,
+            memory_available: free.saturating_mul(config.max_memory_bytes),
+        })
+    }
 }

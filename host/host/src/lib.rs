@@ -17,9 +17,11 @@
 
 mod api;
 mod identity;
+mod scale;
 
-pub use api::{ComponentInfo, HostApi, HostInfo, Inventory};
+pub use api::{Bid, ComponentInfo, HostApi, HostInfo, Inventory};
 pub use identity::{LabelError, RESERVED_LABEL_PREFIX};
+pub use scale::{ScaleError, ScaleRequest, Scaled};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -57,6 +59,7 @@ pub struct HostBuilder {
     cache_dir: Option<PathBuf>,
     labels: BTreeMap<String, String>,
     friendly_name: Option<String>,
+    allow_file_refs: bool,
 }
 
 impl HostBuilder {
@@ -90,6 +93,13 @@ impl HostBuilder {
         Ok(self)
     }
 
+    /// Lets `scale` run `file:///…` references (off by default: a control
+    /// plane could otherwise make the host read any file it can).
+    pub fn with_file_refs(mut self, allow: bool) -> Self {
+        self.allow_file_refs = allow;
+        self
+    }
+
     /// Names the host for people (default: a generated `adjective-noun-N`).
     pub fn with_friendly_name(mut self, name: impl Into<String>) -> Self {
         self.friendly_name = Some(name.into());
@@ -114,6 +124,8 @@ impl HostBuilder {
             started: Instant::now(),
             labels: RwLock::new(labels),
             stop,
+            allow_file_refs: self.allow_file_refs,
+            deployments: RwLock::default(),
             runtime,
             cache,
             components: RwLock::default(),
@@ -129,6 +141,9 @@ pub struct Host {
     labels: RwLock<BTreeMap<String, String>>,
     /// `Some(drain)` once a stop was requested.
     stop: watch::Sender<Option<Option<Duration>>>,
+    allow_file_refs: bool,
+    /// Where components started by `scale` came from.
+    deployments: RwLock<HashMap<String, scale::Deployment>>,
     runtime: Runtime,
     cache: CompileCache,
     components: RwLock<HashMap<String, Arc<Component>>>,
@@ -147,6 +162,36 @@ impl Host {
         if self.component(&id).is_some() {
             return Err(Error::AlreadyRunning(id));
         }
+        let component = self.load(wasm, spec).await?;
+        let mut components = self.components.write().unwrap_or_else(|p| p.into_inner());
+        if components.contains_key(&id) {
+            return Err(Error::AlreadyRunning(id));
+        }
+        components.insert(id.clone(), component.clone());
+        tracing::info!(component = %id, digest = %component.digest(), origin = ?component.origin(), "component started");
+        Ok(component)
+    }
+
+    /// Compiles and starts `wasm` as `spec.id`, then puts it in place of the
+    /// running component of that id (whose invocations finish on it).
+    pub async fn replace_component(
+        &self,
+        wasm: &[u8],
+        spec: ComponentSpec,
+    ) -> Result<Arc<Component>, Error> {
+        let id = spec.id.clone();
+        let component = self.load(wasm, spec).await?;
+        self.components
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone(), component.clone());
+        tracing::info!(component = %id, digest = %component.digest(), "component replaced");
+        Ok(component)
+    }
+
+    /// Compiles (or loads from cache) on a blocking thread.
+    async fn load(&self, wasm: &[u8], spec: ComponentSpec) -> Result<Arc<Component>, Error> {
+        let id = spec.id.clone();
         let runtime = self.runtime.clone();
         let cache = self.cache.clone();
         let wasm = wasm.to_vec();
@@ -157,14 +202,21 @@ impl Host {
                     component: id.clone(),
                     reason: e.to_string(),
                 })??;
-        let component = Arc::new(loaded);
-        let mut components = self.components.write().unwrap_or_else(|p| p.into_inner());
-        if components.contains_key(&id) {
-            return Err(Error::AlreadyRunning(id));
-        }
-        components.insert(id.clone(), component.clone());
-        tracing::info!(component = %id, digest = %component.digest(), origin = ?component.origin(), "component started");
-        Ok(component)
+        Ok(Arc::new(loaded))
+    }
+
+    pub(crate) fn deployment(&self, id: &str) -> Option<scale::Deployment> {
+        self.deployments
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    pub(crate) fn deployments_mut(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, scale::Deployment>> {
+        self.deployments.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The running component called `id`.
@@ -217,62 +269,5 @@ impl Host {
             // The sender lives in `self`, so this cannot close while we wait.
             Err(_) => None,
         }
-    }
-}
-
-impl HostApi for Host {
-    fn info(&self) -> HostInfo {
-        HostInfo {
-            id: self.id.clone(),
-            friendly_name: self.friendly_name.clone(),
-            version: VERSION.to_owned(),
-            labels: self
-                .labels
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
-            uptime: self.started.elapsed(),
-        }
-    }
-
-    fn inventory(&self) -> Inventory {
-        let components = self
-            .component_ids()
-            .into_iter()
-            .filter_map(|id| self.component(&id))
-            .map(|c| ComponentInfo {
-                id: c.id().to_owned(),
-                image_ref: format!("sha256:{}", c.digest()),
-                digest: c.digest().to_owned(),
-                max_instances: c.limits().max_concurrent,
-            })
-            .collect();
-        Inventory {
-            host: self.info(),
-            components,
-        }
-    }
-
-    fn put_label(&self, key: &str, value: &str) -> Result<(), LabelError> {
-        identity::check_label_key(key)?;
-        self.labels
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_owned(), value.to_owned());
-        Ok(())
-    }
-
-    fn delete_label(&self, key: &str) -> Result<bool, LabelError> {
-        identity::check_label_key(key)?;
-        Ok(self
-            .labels
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key)
-            .is_some())
-    }
-
-    fn request_stop(&self, drain: Option<Duration>) {
-        self.stop.send_replace(Some(drain));
     }
 }

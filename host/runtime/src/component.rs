@@ -3,7 +3,8 @@
 
 use crate::state::{State, linker};
 use crate::{CompileCache, Error, Origin, Runtime, config, keyvalue, logging};
-use std::sync::atomic::{AtomicU64, Ordering};
+use arc_swap::ArcSwapOption;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -86,7 +87,11 @@ pub struct Component {
     /// Bumped by every `set_keyvalue`, so a reused store can tell cheaply
     /// (one uncontended atomic read) whether its binding is stale.
     pub(crate) keyvalue_generation: AtomicU64,
-    pub(crate) slots: Option<Arc<Semaphore>>,
+    /// The concurrency limit; swapped whole when the component is rescaled
+    /// (in-flight invocations finish on the permits they hold).
+    pub(crate) slots: ArcSwapOption<Semaphore>,
+    /// The current limit, for reports.
+    pub(crate) max_concurrent: AtomicU32,
     pub(crate) idle: Arc<Mutex<Vec<Pooled>>>,
 }
 
@@ -117,10 +122,12 @@ impl Component {
                 "it does not export wasi:http/incoming-handler@0.2.x ({e:#}); only HTTP components can be served yet"
             ))
         })?;
-        let slots = spec
-            .limits
-            .max_concurrent
-            .map(|n| Arc::new(Semaphore::new(n.max(1) as usize)));
+        let slots = ArcSwapOption::new(
+            spec.limits
+                .max_concurrent
+                .map(|n| Arc::new(Semaphore::new(n.max(1) as usize))),
+        );
+        let max_concurrent = AtomicU32::new(spec.limits.max_concurrent.unwrap_or(0));
         Ok(Self {
             id: spec.id.into(),
             runtime: runtime.clone(),
@@ -132,6 +139,7 @@ impl Component {
             keyvalue: RwLock::new(spec.keyvalue),
             keyvalue_generation: AtomicU64::new(0),
             slots,
+            max_concurrent,
             idle: Arc::new(Mutex::new(Vec::new())),
         })
     }
@@ -151,9 +159,28 @@ impl Component {
         self.origin
     }
 
-    /// The limits invocations run under.
+    /// The limits invocations run under (`max_concurrent` as loaded; see
+    /// [`Self::max_concurrent`] for the current value).
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Invocations that may run at once now; `None` for no limit.
+    pub fn max_concurrent(&self) -> Option<u32> {
+        match self.max_concurrent.load(Ordering::Acquire) {
+            0 => None,
+            n => Some(n),
+        }
+    }
+
+    /// Changes how many invocations may run at once (`None`: no limit).
+    /// New invocations use the new limit at once; running ones finish on
+    /// their old slots, so for a moment more than `n` may be running.
+    pub fn set_max_concurrent(&self, n: Option<u32>) {
+        self.slots
+            .store(n.map(|n| Arc::new(Semaphore::new(n.max(1) as usize))));
+        self.max_concurrent
+            .store(n.map_or(0, |n| n.max(1)), Ordering::Release);
     }
 
     /// Binds `wasi:keyvalue` to `backend` (or unbinds it). Invocations that

@@ -13,19 +13,12 @@ use weft_capability::http::{Body, BodyError, Error, IncomingHandler};
 #[async_trait]
 impl IncomingHandler for Component {
     async fn handle(&self, request: http::Request<Body>) -> Result<http::Response<Body>, Error> {
-        let permit = match &self.slots {
-            Some(slots) => {
-                Some(
-                    slots
-                        .clone()
-                        .acquire_owned()
-                        .await
-                        .map_err(|_| Error::Overloaded {
-                            component: self.id.to_string(),
-                            reason: "the component is stopping".into(),
-                        })?,
-                )
-            }
+        let slots = self.slots.load_full();
+        let permit = match slots {
+            Some(slots) => Some(slots.acquire_owned().await.map_err(|_| Error::Overloaded {
+                component: self.id.to_string(),
+                reason: "the component is stopping".into(),
+            })?),
             None => None,
         };
         self.invoke(request, permit).await

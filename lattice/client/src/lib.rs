@@ -31,13 +31,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use weft_lattice_protocol::wire::{
-    CtlResponse, DeleteLink, Host, HostInventory, HostLabel, HostLabelKey, Link, StopHost,
-    StringMap,
+    ComponentAuctionAck, ComponentAuctionRequest, CtlResponse, DeleteLink, Host, HostInventory,
+    HostLabel, HostLabelKey, Link, ScaleComponent, StopHost, StringMap,
 };
 use weft_lattice_protocol::{Operation, Subjects};
 
 /// How long a request waits for its answer, as wasmCloud clients do.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a scale request may take: the host fetches and compiles first.
+pub const SCALE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long scatter requests (`host.ping`) collect answers.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(1);
 
@@ -75,7 +77,7 @@ impl LatticeClient {
 
     /// Every host that answers `host.ping` within the window, sorted by id.
     pub async fn hosts(&self) -> Result<Vec<Host>, Error> {
-        let mut hosts: Vec<Host> = self.gather(&Operation::HostPing).await?;
+        let mut hosts: Vec<Host> = self.gather(&Operation::HostPing, None::<&()>).await?;
         hosts.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(hosts)
     }
@@ -86,6 +88,27 @@ impl LatticeClient {
             host: host_id.to_owned(),
         };
         self.request(&op, None::<&()>).await
+    }
+
+    /// The bids of every host that qualifies to run the component, collected
+    /// for the window; empty when none does.
+    pub async fn auction_component(
+        &self,
+        req: &ComponentAuctionRequest,
+    ) -> Result<Vec<ComponentAuctionAck>, Error> {
+        self.gather(&Operation::ComponentAuction, Some(req)).await
+    }
+
+    /// Asks `host_id` to start, resize or (with `max_instances` 0) stop a
+    /// component; returns when the host has done it.
+    pub async fn scale_component(&self, host_id: &str, cmd: &ScaleComponent) -> Result<(), Error> {
+        let op = Operation::ComponentScale {
+            host: host_id.to_owned(),
+        };
+        let _: CtlResponse<serde_json::Value> = self
+            .send_within(&op, Some(cmd), SCALE_TIMEOUT.max(self.timeout))
+            .await?;
+        Ok(())
     }
 
     /// Sets label `key=value` on `host_id`.
@@ -192,10 +215,19 @@ impl LatticeClient {
         op: &Operation,
         body: Option<&B>,
     ) -> Result<CtlResponse<T>, Error> {
+        self.send_within(op, body, self.timeout).await
+    }
+
+    async fn send_within<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        op: &Operation,
+        body: Option<&B>,
+        timeout: Duration,
+    ) -> Result<CtlResponse<T>, Error> {
         let payload = encode(op, body)?;
         let request = async_nats::Request::new()
             .payload(payload.into())
-            .timeout(Some(self.timeout));
+            .timeout(Some(timeout));
         let reply = self
             .nats
             .send_request(self.subjects.subject(op), request)
@@ -210,13 +242,13 @@ impl LatticeClient {
                         Some(host) => format!(
                             "host `{host}` did not answer `{}` within {:?}; is the id right? `weft get hosts --lattice {}` lists the hosts",
                             op.name(),
-                            self.timeout,
+                            timeout,
                             self.subjects.lattice()
                         ),
                         None => format!(
                             "no answer to `{}` within {:?}; is a host of lattice `{}` running?",
                             op.name(),
-                            self.timeout,
+                            timeout,
                             self.subjects.lattice()
                         ),
                     },
@@ -247,7 +279,12 @@ impl LatticeClient {
 
     /// Sends a scatter request and collects every successful answer that
     /// arrives within the window.
-    async fn gather<T: DeserializeOwned>(&self, op: &Operation) -> Result<Vec<T>, Error> {
+    async fn gather<B: Serialize, T: DeserializeOwned>(
+        &self,
+        op: &Operation,
+        body: Option<&B>,
+    ) -> Result<Vec<T>, Error> {
+        let payload = encode(op, body)?;
         let transport = |e: &dyn std::fmt::Display| {
             Error::new(ErrorKind::Transport, format!("`{}`: {e}", op.name()))
         };
@@ -258,7 +295,7 @@ impl LatticeClient {
             .await
             .map_err(|e| transport(&e))?;
         self.nats
-            .publish_with_reply(self.subjects.subject(op), inbox, Vec::new().into())
+            .publish_with_reply(self.subjects.subject(op), inbox, payload.into())
             .await
             .map_err(|e| transport(&e))?;
         let deadline = tokio::time::Instant::now() + self.window;

@@ -1,6 +1,8 @@
 //! Host-side facts → wire shapes.
 
-use weft_host::{ComponentInfo, HostInfo, Inventory};
+use std::time::Duration;
+use weft_host::{ComponentInfo, HostInfo, Inventory, ScaleRequest};
+use weft_lattice_protocol::Invalid;
 use weft_lattice_protocol::wire::{self, human_duration};
 
 /// Where a host's NATS connections go, for the `host.ping` reply.
@@ -38,7 +40,7 @@ fn component(c: ComponentInfo) -> wire::ComponentDescription {
         revision: 0,
         // The wire has no "unlimited"; report the largest count.
         max_instances: c.max_instances.unwrap_or(u32::MAX),
-        annotations: wire::StringMap::new(),
+        annotations: c.annotations,
         limits: None,
     }
 }
@@ -56,4 +58,42 @@ pub fn inventory(inventory: Inventory) -> wire::HostInventory {
         components: inventory.components.into_iter().map(component).collect(),
         providers: Vec::new(),
     }
+}
+
+/// A `component.scale` body as the host's request. `component_limits`
+/// carries numbers in strings: `max_memory_limit` in bytes,
+/// `max_execution_time` in seconds; other keys are refused by name.
+pub fn scale_request(cmd: &wire::ScaleComponent) -> Result<ScaleRequest, Invalid> {
+    weft_lattice_protocol::validate::token("component_id", &cmd.component_id)?;
+    let mut max_memory = None;
+    let mut timeout = None;
+    for (key, value) in cmd.component_limits.iter().flatten() {
+        let number = |what: &str| {
+            value.trim().parse::<u64>().map_err(|_| {
+                Invalid::new(
+                    format!("component_limits.{key}"),
+                    format!("`{value}` is not a whole number of {what}"),
+                )
+            })
+        };
+        match key.as_str() {
+            "max_memory_limit" => max_memory = Some(number("bytes")?),
+            "max_execution_time" => timeout = Some(Duration::from_secs(number("seconds")?)),
+            other => {
+                return Err(Invalid::new(
+                    format!("component_limits.{other}"),
+                    "is not a known limit; use max_memory_limit (bytes) or max_execution_time (seconds)",
+                ));
+            }
+        }
+    }
+    Ok(ScaleRequest {
+        component_id: cmd.component_id.clone(),
+        image_ref: cmd.component_ref.clone(),
+        max_instances: cmd.max_instances,
+        allow_update: cmd.allow_update,
+        annotations: cmd.annotations.clone(),
+        max_memory,
+        timeout,
+    })
 }

@@ -200,6 +200,30 @@ impl Ctx {
                     .request_stop(stop.timeout.map(Duration::from_millis));
                 json(&CtlResponse::ack())
             }
+            Operation::ComponentScale { host } if mine(host) => {
+                match parse::<wire::ScaleComponent>(op, body) {
+                    Ok(cmd) => self.scale(cmd).await,
+                    Err(reply) => reply,
+                }
+            }
+            Operation::ComponentAuction => {
+                let req: wire::ComponentAuctionRequest = match parse(op, body) {
+                    Ok(req) => req,
+                    Err(reply) => return Some(reply),
+                };
+                let bid = self.host.bid(&req.component_id, &req.constraints)?;
+                json(&CtlResponse::ok(wire::ComponentAuctionAck {
+                    component_ref: req.component_ref,
+                    component_id: req.component_id,
+                    host_id: self.host_id.clone(),
+                    constraints: req.constraints,
+                    capacity: Some(wire::Capacity {
+                        free_instance_slots: bid.free_instance_slots,
+                        memory_available: bid.memory_available,
+                        image_cached: false,
+                    }),
+                }))
+            }
             Operation::ComponentScale { host }
             | Operation::ComponentUpdate { host }
             | Operation::ProviderStart { host }
@@ -251,6 +275,48 @@ impl Ctx {
         })
     }
 
+    async fn scale(&self, cmd: wire::ScaleComponent) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Scaled<'a> {
+            component_id: &'a str,
+            image_ref: &'a str,
+            host_id: &'a str,
+            max_instances: u32,
+            annotations: &'a wire::StringMap,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            error: Option<String>,
+        }
+        let result = match convert::scale_request(&cmd) {
+            Ok(req) => self
+                .host
+                .scale_component(req)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let mut data = Scaled {
+            component_id: &cmd.component_id,
+            image_ref: &cmd.component_ref,
+            host_id: &self.host_id,
+            max_instances: cmd.max_instances,
+            annotations: &cmd.annotations,
+            error: None,
+        };
+        match result {
+            Ok(_) => {
+                self.events.publish(EventName::ComponentScaled, &data).await;
+                json(&CtlResponse::ack())
+            }
+            Err(message) => {
+                data.error = Some(message.clone());
+                self.events
+                    .publish(EventName::ComponentScaleFailed, &data)
+                    .await;
+                json(&CtlResponse::<()>::error(message))
+            }
+        }
+    }
+
     async fn config_put(&self, name: &str, values: &wire::StringMap) -> Vec<u8> {
         match self.state.put_config(name, values).await {
             Ok(()) => {
@@ -297,9 +363,7 @@ impl Ctx {
     /// yet: the body is still checked, so a malformed one is reported as such.
     fn not_yet(&self, op: &Operation, body: &[u8]) -> Vec<u8> {
         let checked = match op {
-            Operation::ComponentAuction => parse::<wire::ComponentAuctionRequest>(op, body).err(),
             Operation::ProviderAuction => parse::<wire::ProviderAuctionRequest>(op, body).err(),
-            Operation::ComponentScale { .. } => parse::<wire::ScaleComponent>(op, body).err(),
             Operation::ComponentUpdate { .. } => parse::<wire::UpdateComponent>(op, body).err(),
             Operation::ProviderStart { .. } => parse::<wire::StartProvider>(op, body).err(),
             Operation::ProviderStop { .. } => parse::<wire::StopProvider>(op, body).err(),

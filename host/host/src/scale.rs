@@ -1,0 +1,171 @@
+//! Scaling components by reference: start, resize, stop — what a control
+//! plane's `component.scale` asks for.
+
+use crate::{Error, Host};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use weft_runtime::{ComponentSpec, Limits};
+
+/// What a control plane asks a host to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaleRequest {
+    /// The component's lattice-unique id.
+    pub component_id: String,
+    /// Where its wasm comes from (`file:///…` today; OCI references next).
+    pub image_ref: String,
+    /// Invocations that may run at once; 0 stops the component.
+    pub max_instances: u32,
+    /// Whether a different image may replace a running one.
+    pub allow_update: bool,
+    /// Free-form annotations, reported back in the inventory.
+    pub annotations: BTreeMap<String, String>,
+    /// Largest linear memory per instance, if not the default.
+    pub max_memory: Option<u64>,
+    /// Longest time per invocation, if not the default.
+    pub timeout: Option<Duration>,
+}
+
+/// What a scale request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scaled {
+    /// The component was not running and now is.
+    Started,
+    /// It was running; its instance limit changed (or stayed).
+    Rescaled,
+    /// It was running and has stopped.
+    Stopped,
+    /// It was not running and was asked to stop: nothing to do.
+    NotRunning,
+}
+
+/// Why a scale request failed; each says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaleError {
+    /// The reference has a scheme this host cannot fetch.
+    #[error(
+        "cannot fetch `{0}`: this host runs `file://` references only (OCI registries come next); give an absolute file:///path/to/component.wasm"
+    )]
+    UnsupportedRef(String),
+    /// File references are turned off on this host.
+    #[error(
+        "`{0}` is a file reference, and this host does not allow them; start it with --allow-file-refs"
+    )]
+    FileRefsDisabled(String),
+    /// The file could not be read.
+    #[error("could not read {path} for `{component}`: {source}")]
+    Read {
+        /// The component.
+        component: String,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The id runs here with another image.
+    #[error(
+        "component `{component}` already runs `{running}` here, not `{requested}`; stop it first or allow the update"
+    )]
+    OtherImage {
+        /// The component.
+        component: String,
+        /// The image it runs.
+        running: String,
+        /// The image asked for.
+        requested: String,
+    },
+    /// Compiling or starting failed.
+    #[error(transparent)]
+    Start(#[from] Error),
+}
+
+/// Where a running component came from, for the inventory.
+#[derive(Debug, Clone)]
+pub(crate) struct Deployment {
+    pub(crate) image_ref: String,
+    pub(crate) annotations: BTreeMap<String, String>,
+}
+
+impl Host {
+    /// Starts, resizes or stops `req.component_id`; returns when done.
+    pub async fn scale(&self, req: ScaleRequest) -> Result<Scaled, ScaleError> {
+        let id = req.component_id.clone();
+        let running = self.deployment(&id);
+        if req.max_instances == 0 {
+            return Ok(if self.stop_component(&id) {
+                self.deployments_mut().remove(&id);
+                Scaled::Stopped
+            } else {
+                Scaled::NotRunning
+            });
+        }
+        if let (Some(deployment), Some(component)) = (&running, self.component(&id)) {
+            if deployment.image_ref != req.image_ref {
+                if !req.allow_update {
+                    return Err(ScaleError::OtherImage {
+                        component: id,
+                        running: deployment.image_ref.clone(),
+                        requested: req.image_ref,
+                    });
+                }
+                // Start the new image before the old one goes, so the id
+                // never has nothing behind it.
+                let wasm = self.fetch(&id, &req.image_ref).await?;
+                self.replace_component(&wasm, spec(&req)).await?;
+                self.record(&req);
+                return Ok(Scaled::Rescaled);
+            }
+            component.set_max_concurrent(Some(req.max_instances));
+            self.record(&req);
+            return Ok(Scaled::Rescaled);
+        }
+        let wasm = self.fetch(&id, &req.image_ref).await?;
+        self.start_component(&wasm, spec(&req)).await?;
+        self.record(&req);
+        Ok(Scaled::Started)
+    }
+
+    /// The bytes behind `image_ref`.
+    async fn fetch(&self, component: &str, image_ref: &str) -> Result<Vec<u8>, ScaleError> {
+        let Some(path) = image_ref.strip_prefix("file://") else {
+            return Err(ScaleError::UnsupportedRef(image_ref.to_owned()));
+        };
+        if !self.allow_file_refs {
+            return Err(ScaleError::FileRefsDisabled(image_ref.to_owned()));
+        }
+        let path = PathBuf::from(path);
+        if !path.is_absolute() {
+            return Err(ScaleError::UnsupportedRef(image_ref.to_owned()));
+        }
+        tokio::fs::read(&path)
+            .await
+            .map_err(|source| ScaleError::Read {
+                component: component.to_owned(),
+                path,
+                source,
+            })
+    }
+
+    fn record(&self, req: &ScaleRequest) {
+        self.deployments_mut().insert(
+            req.component_id.clone(),
+            Deployment {
+                image_ref: req.image_ref.clone(),
+                annotations: req.annotations.clone(),
+            },
+        );
+    }
+}
+
+fn spec(req: &ScaleRequest) -> ComponentSpec {
+    let defaults = Limits::default();
+    ComponentSpec {
+        limits: Limits {
+            max_memory: req.max_memory.unwrap_or(defaults.max_memory),
+            timeout: req.timeout.unwrap_or(defaults.timeout),
+            max_concurrent: Some(req.max_instances),
+            ..defaults
+        },
+        ..ComponentSpec::new(&req.component_id)
+    }
+}
