@@ -5,7 +5,9 @@ use crate::lattice::{LatticeArgs, Output};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use weft_lattice_client::LatticeClient;
-use weft_lattice_protocol::wire::{ComponentAuctionRequest, ScaleComponent, StringMap};
+use weft_lattice_protocol::wire::{
+    ComponentAuctionRequest, ProviderAuctionRequest, ScaleComponent, StartProvider, StringMap,
+};
 
 /// Examples shown under `weft start --help` and friends.
 pub const EXAMPLES: &str = "\
@@ -46,6 +48,22 @@ enum StartWhat {
         #[arg(long, value_name = "HOST_ID")]
         host: Option<String>,
     },
+    /// Start provider REF (`builtin:keyvalue-memory`, `builtin:keyvalue-redis`) as ID.
+    Provider {
+        /// The provider kind.
+        provider_ref: String,
+        /// The lattice-unique id links will name as target.
+        id: String,
+        /// A named config it is configured from (repeatable, merged in order).
+        #[arg(long = "config", value_name = "NAME")]
+        config: Vec<String>,
+        /// A label the host must have (repeatable).
+        #[arg(long = "constraint", value_name = "KEY=VALUE", value_parser = crate::host::parse_label)]
+        constraints: Vec<(String, String)>,
+        /// Skip the auction and start on this host.
+        #[arg(long, value_name = "HOST_ID")]
+        host: Option<String>,
+    },
 }
 
 /// `weft stop …`
@@ -62,6 +80,14 @@ enum StopWhat {
     /// Stop component ID on every host running it (or only on --host).
     Component {
         /// The component's id.
+        id: String,
+        /// Only on this host.
+        #[arg(long, value_name = "HOST_ID")]
+        host: Option<String>,
+    },
+    /// Stop provider ID on every host running it (or only on --host).
+    Provider {
+        /// The provider's id.
         id: String,
         /// Only on this host.
         #[arg(long, value_name = "HOST_ID")]
@@ -126,13 +152,33 @@ async fn running(client: &LatticeClient, id: &str) -> anyhow::Result<Vec<(String
 /// Runs `weft start …`.
 pub async fn start(args: StartArgs) -> anyhow::Result<()> {
     let client = args.lattice.client().await?;
-    let StartWhat::Component {
-        image_ref,
-        id,
-        max,
-        constraints,
-        host,
-    } = args.what;
+    let (image_ref, id, max, constraints, host) = match args.what {
+        StartWhat::Component {
+            image_ref,
+            id,
+            max,
+            constraints,
+            host,
+        } => (image_ref, id, max, constraints, host),
+        StartWhat::Provider {
+            provider_ref,
+            id,
+            config,
+            constraints,
+            host,
+        } => {
+            return start_provider(
+                &client,
+                &args.lattice,
+                provider_ref,
+                id,
+                config,
+                constraints,
+                host,
+            )
+            .await;
+        }
+    };
     let constraints: StringMap = constraints.into_iter().collect();
     let host = match host {
         Some(host) => host,
@@ -183,7 +229,12 @@ pub async fn start(args: StartArgs) -> anyhow::Result<()> {
 /// Runs `weft stop …`.
 pub async fn stop(args: StopArgs) -> anyhow::Result<()> {
     let client = args.lattice.client().await?;
-    let StopWhat::Component { id, host } = args.what;
+    let (id, host) = match args.what {
+        StopWhat::Component { id, host } => (id, host),
+        StopWhat::Provider { id, host } => {
+            return stop_provider(&client, &args.lattice, id, host).await;
+        }
+    };
     let targets: Vec<(String, String)> = running(&client, &id)
         .await?
         .into_iter()
@@ -234,5 +285,82 @@ pub async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
             targets.len()
         ),
         serde_json::json!({"success": true, "component_id": id, "max_instances": max}),
+    )
+}
+
+async fn start_provider(
+    client: &LatticeClient,
+    lattice: &LatticeArgs,
+    provider_ref: String,
+    id: String,
+    config: Vec<String>,
+    constraints: Vec<(String, String)>,
+    host: Option<String>,
+) -> anyhow::Result<()> {
+    let constraints: StringMap = constraints.into_iter().collect();
+    let host = match host {
+        Some(host) => host,
+        None => {
+            let req = ProviderAuctionRequest {
+                provider_ref: provider_ref.clone(),
+                provider_id: id.clone(),
+                constraints,
+            };
+            let mut bids = client.auction_provider(&req).await?;
+            bids.sort_by(|a, b| a.host_id.cmp(&b.host_id));
+            match bids.into_iter().next() {
+                Some(bid) => bid.host_id,
+                None => anyhow::bail!(
+                    "no host in lattice `{}` can run provider `{id}` (labels do not match, or it runs everywhere already)",
+                    lattice.lattice
+                ),
+            }
+        }
+    };
+    let cmd = StartProvider {
+        provider_id: id.clone(),
+        provider_ref: provider_ref.clone(),
+        host_id: host.clone(),
+        config,
+        annotations: None,
+    };
+    client
+        .start_provider(&host, &cmd)
+        .await
+        .with_context(|| format!("starting provider `{id}` on host {host}"))?;
+    report(
+        lattice.output,
+        format!("Started provider `{id}` ({provider_ref}) on host {host}."),
+        serde_json::json!({"success": true, "provider_id": id, "host_id": host}),
+    )
+}
+
+async fn stop_provider(
+    client: &LatticeClient,
+    lattice: &LatticeArgs,
+    id: String,
+    host: Option<String>,
+) -> anyhow::Result<()> {
+    let mut stopped = Vec::new();
+    for h in client.hosts().await? {
+        if host.as_ref().is_some_and(|want| *want != h.id) {
+            continue;
+        }
+        let inventory = client.inventory(&h.id).await?;
+        if inventory.providers.iter().any(|p| p.id == id) {
+            client.stop_provider(&h.id, &id).await?;
+            stopped.push(h.id);
+        }
+    }
+    if stopped.is_empty() {
+        anyhow::bail!(
+            "provider `{id}` is not running in lattice `{}`",
+            lattice.lattice
+        );
+    }
+    report(
+        lattice.output,
+        format!("Stopped provider `{id}` on {}.", stopped.join(", ")),
+        serde_json::json!({"success": true, "provider_id": id, "hosts": stopped}),
     )
 }

@@ -9,7 +9,9 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use weft_capability::provider::InMemoryKeyValueKind;
 use weft_host::{HostApi, HostBuilder};
+use weft_keyvalue_redis::RedisKeyValueKind;
 use weft_lattice_nats::{Endpoints, Events, LatticeState, ctl};
 use weft_lattice_protocol::EventName;
 
@@ -63,7 +65,10 @@ pub(crate) fn parse_label(s: &str) -> Result<(String, String), String> {
 pub async fn host(args: HostArgs) -> anyhow::Result<()> {
     let lattice = &args.lattice;
     let subjects = lattice.subjects()?;
-    let mut builder = HostBuilder::new().with_file_refs(args.allow_file_refs);
+    let mut builder = HostBuilder::new()
+        .with_file_refs(args.allow_file_refs)
+        .with_provider_kind("builtin:keyvalue-memory", Arc::new(InMemoryKeyValueKind))
+        .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind));
     if let Some(dir) = args.cache_dir.clone().or_else(default_cache_dir) {
         builder = builder.with_cache_dir(dir);
     }

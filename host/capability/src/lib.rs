@@ -22,3 +22,4 @@ pub mod config;
 pub mod conformance;
 pub mod http;
 pub mod keyvalue;
+pub mod provider;

@@ -3,7 +3,10 @@
 //! host knows no transport and no wire format.
 
 use crate::identity::{self, LabelError};
-use crate::{Host, ScaleError, ScaleRequest, Scaled, VERSION};
+use crate::{
+    Host, LinkBinding, ProviderError, ScaleError, ScaleRequest, Scaled, StartProviderRequest,
+    VERSION,
+};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -48,6 +51,17 @@ pub struct Bid {
     pub memory_available: u64,
 }
 
+/// A provider instance running on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderInfo {
+    /// Its id.
+    pub id: String,
+    /// Its kind's reference.
+    pub reference: String,
+    /// Annotations it was started with.
+    pub annotations: BTreeMap<String, String>,
+}
+
 /// Everything running on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inventory {
@@ -55,6 +69,8 @@ pub struct Inventory {
     pub host: HostInfo,
     /// Its components, sorted by id.
     pub components: Vec<ComponentInfo>,
+    /// Its provider instances, sorted by id.
+    pub providers: Vec<ProviderInfo>,
 }
 
 /// The operations a control plane drives a host with.
@@ -85,6 +101,20 @@ pub trait HostApi: Send + Sync + 'static {
     /// `None` if it does not qualify: a constraint does not match a label,
     /// or the component already runs here.
     fn bid(&self, component_id: &str, constraints: &BTreeMap<String, String>) -> Option<Bid>;
+
+    /// Starts a provider instance; returns when it is ready.
+    async fn start_provider(&self, req: StartProviderRequest) -> Result<(), ProviderError>;
+
+    /// Stops provider `id`; returns whether it was running.
+    fn stop_provider(&self, id: &str) -> bool;
+
+    /// Whether this host qualifies to run provider `provider_id` under
+    /// `constraints` (labels match, not running here yet).
+    fn provider_bid(&self, provider_id: &str, constraints: &BTreeMap<String, String>) -> bool;
+
+    /// Replaces the lattice's links; the next call of every component goes
+    /// where they now say.
+    fn set_links(&self, links: Vec<LinkBinding>);
 }
 
 #[async_trait]
@@ -121,9 +151,19 @@ impl HostApi for Host {
                 }
             })
             .collect();
+        let providers = self
+            .provider_list()
+            .into_iter()
+            .map(|(id, reference, annotations)| ProviderInfo {
+                id,
+                reference,
+                annotations,
+            })
+            .collect();
         Inventory {
             host: self.info(),
             components,
+            providers,
         }
     }
 
@@ -154,10 +194,24 @@ impl HostApi for Host {
         self.scale(req).await
     }
 
+    async fn start_provider(&self, req: StartProviderRequest) -> Result<(), ProviderError> {
+        Host::start_provider(self, req).await
+    }
+
+    fn stop_provider(&self, id: &str) -> bool {
+        Host::stop_provider(self, id)
+    }
+
+    fn provider_bid(&self, provider_id: &str, constraints: &BTreeMap<String, String>) -> bool {
+        self.labels_match(constraints) && self.provider(provider_id).is_none()
+    }
+
+    fn set_links(&self, links: Vec<LinkBinding>) {
+        Host::set_links(self, links);
+    }
+
     fn bid(&self, component_id: &str, constraints: &BTreeMap<String, String>) -> Option<Bid> {
-        let labels = self.labels.read().unwrap_or_else(|p| p.into_inner());
-        let matches = constraints.iter().all(|(k, v)| labels.get(k) == Some(v));
-        if !matches || self.component(component_id).is_some() {
+        if !self.labels_match(constraints) || self.component(component_id).is_some() {
             return None;
         }
         let config = self.runtime.config();
@@ -172,5 +226,13 @@ impl HostApi for Host {
             free_instance_slots: free,
             memory_available: free.saturating_mul(config.max_memory_bytes),
         })
+    }
+}
+
+impl Host {
+    /// Whether every constraint equals one of the host's labels.
+    fn labels_match(&self, constraints: &BTreeMap<String, String>) -> bool {
+        let labels = self.labels.read().unwrap_or_else(|p| p.into_inner());
+        constraints.iter().all(|(k, v)| labels.get(k) == Some(v))
     }
 }

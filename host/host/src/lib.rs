@@ -17,10 +17,12 @@
 
 mod api;
 mod identity;
+mod providers;
 mod scale;
 
-pub use api::{Bid, ComponentInfo, HostApi, HostInfo, Inventory};
+pub use api::{Bid, ComponentInfo, HostApi, HostInfo, Inventory, ProviderInfo};
 pub use identity::{LabelError, RESERVED_LABEL_PREFIX};
+pub use providers::{LinkBinding, ProviderError, StartProviderRequest};
 pub use scale::{ScaleError, ScaleRequest, Scaled};
 
 use std::collections::{BTreeMap, HashMap};
@@ -53,8 +55,9 @@ pub enum Error {
 }
 
 /// Builds a [`Host`].
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct HostBuilder {
+    provider_kinds: providers::Kinds,
     runtime: RuntimeConfig,
     cache_dir: Option<PathBuf>,
     labels: BTreeMap<String, String>,
@@ -100,6 +103,18 @@ impl HostBuilder {
         self
     }
 
+    /// Lets `start_provider` start instances of `kind` under `reference`
+    /// (`builtin:keyvalue-redis`, …). The composition root registers every
+    /// kind the binary has.
+    pub fn with_provider_kind(
+        mut self,
+        reference: impl Into<String>,
+        kind: Arc<dyn weft_capability::provider::ProviderKind>,
+    ) -> Self {
+        self.provider_kinds.insert(reference.into(), kind);
+        self
+    }
+
     /// Names the host for people (default: a generated `adjective-noun-N`).
     pub fn with_friendly_name(mut self, name: impl Into<String>) -> Self {
         self.friendly_name = Some(name.into());
@@ -125,6 +140,9 @@ impl HostBuilder {
             labels: RwLock::new(labels),
             stop,
             allow_file_refs: self.allow_file_refs,
+            provider_kinds: self.provider_kinds,
+            providers: RwLock::default(),
+            links: RwLock::default(),
             deployments: RwLock::default(),
             runtime,
             cache,
@@ -142,6 +160,10 @@ pub struct Host {
     /// `Some(drain)` once a stop was requested.
     stop: watch::Sender<Option<Option<Duration>>>,
     allow_file_refs: bool,
+    provider_kinds: providers::Kinds,
+    providers: RwLock<HashMap<String, providers::RunningProvider>>,
+    /// The lattice's links, as last set.
+    links: RwLock<Vec<LinkBinding>>,
     /// Where components started by `scale` came from.
     deployments: RwLock<HashMap<String, scale::Deployment>>,
     runtime: Runtime,

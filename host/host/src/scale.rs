@@ -113,6 +113,7 @@ impl Host {
                 let wasm = self.fetch(&id, &req.image_ref).await?;
                 self.replace_component(&wasm, spec(&req)).await?;
                 self.record(&req);
+                self.rebind();
                 return Ok(Scaled::Rescaled);
             }
             component.set_max_concurrent(Some(req.max_instances));
@@ -122,6 +123,7 @@ impl Host {
         let wasm = self.fetch(&id, &req.image_ref).await?;
         self.start_component(&wasm, spec(&req)).await?;
         self.record(&req);
+        self.rebind();
         Ok(Scaled::Started)
     }
 

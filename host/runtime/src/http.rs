@@ -4,6 +4,7 @@
 use crate::component::{Component, Pooled};
 use async_trait::async_trait;
 use http_body_util::BodyExt;
+use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use wasmtime::Trap;
 use wasmtime_wasi_http::WasiHttpView;
@@ -13,7 +14,9 @@ use weft_capability::http::{Body, BodyError, Error, IncomingHandler};
 #[async_trait]
 impl IncomingHandler for Component {
     async fn handle(&self, request: http::Request<Body>) -> Result<http::Response<Body>, Error> {
-        let slots = self.slots.load_full();
+        // Without a limit (the common case) no shared reference count is
+        // touched; the guard is dropped before any await.
+        let slots = self.slots.load().as_ref().map(Arc::clone);
         let permit = match slots {
             Some(slots) => Some(slots.acquire_owned().await.map_err(|_| Error::Overloaded {
                 component: self.id.to_string(),

@@ -32,7 +32,8 @@ use serde::de::DeserializeOwned;
 use std::time::Duration;
 use weft_lattice_protocol::wire::{
     ComponentAuctionAck, ComponentAuctionRequest, CtlResponse, DeleteLink, Host, HostInventory,
-    HostLabel, HostLabelKey, Link, ScaleComponent, StopHost, StringMap,
+    HostLabel, HostLabelKey, Link, ProviderAuctionAck, ProviderAuctionRequest, ScaleComponent,
+    StartProvider, StopHost, StopProvider, StringMap,
 };
 use weft_lattice_protocol::{Operation, Subjects};
 
@@ -109,6 +110,37 @@ impl LatticeClient {
             .send_within(&op, Some(cmd), SCALE_TIMEOUT.max(self.timeout))
             .await?;
         Ok(())
+    }
+
+    /// Every host that qualifies to run the provider, collected for the window.
+    pub async fn auction_provider(
+        &self,
+        req: &ProviderAuctionRequest,
+    ) -> Result<Vec<ProviderAuctionAck>, Error> {
+        self.gather(&Operation::ProviderAuction, Some(req)).await
+    }
+
+    /// Asks `host_id` to start a provider instance; returns when it is ready.
+    pub async fn start_provider(&self, host_id: &str, cmd: &StartProvider) -> Result<(), Error> {
+        let op = Operation::ProviderStart {
+            host: host_id.to_owned(),
+        };
+        let _: CtlResponse<serde_json::Value> = self
+            .send_within(&op, Some(cmd), SCALE_TIMEOUT.max(self.timeout))
+            .await?;
+        Ok(())
+    }
+
+    /// Asks `host_id` to stop provider `provider_id`.
+    pub async fn stop_provider(&self, host_id: &str, provider_id: &str) -> Result<(), Error> {
+        let op = Operation::ProviderStop {
+            host: host_id.to_owned(),
+        };
+        let body = StopProvider {
+            host_id: host_id.to_owned(),
+            provider_id: provider_id.to_owned(),
+        };
+        self.ack(&op, Some(&body)).await
     }
 
     /// Sets label `key=value` on `host_id`.

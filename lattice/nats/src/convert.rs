@@ -56,7 +56,17 @@ pub fn inventory(inventory: Inventory) -> wire::HostInventory {
         uptime_human: human_duration(secs),
         labels: inventory.host.labels,
         components: inventory.components.into_iter().map(component).collect(),
-        providers: Vec::new(),
+        providers: inventory
+            .providers
+            .into_iter()
+            .map(|p| wire::ProviderDescription {
+                name: Some(p.id.clone()),
+                id: p.id,
+                image_ref: Some(p.reference),
+                revision: 0,
+                annotations: p.annotations,
+            })
+            .collect(),
     }
 }
 

@@ -92,11 +92,30 @@ pub async fn serve(
         let sub = subscribe(&client, &subject, None).await?;
         tasks.push(tokio::spawn(pump(sub, ctx.clone(), Role::Direct)));
     }
+    tasks.push(tokio::spawn(follow_links(ctx.clone())));
     let wildcard = subjects.wildcard();
     let group = wildcard.trim_end_matches(".>").to_owned();
     let sub = subscribe(&client, &wildcard, Some(group)).await?;
     tasks.push(tokio::spawn(pump(sub, ctx, Role::Queued)));
     Ok(CtlServer { tasks })
+}
+
+/// Keeps the host's links in step with the lattice: applies them at once,
+/// then again after every change; re-subscribes if the watch ends (as it
+/// does when NATS restarts).
+async fn follow_links(ctx: Arc<Ctx>) {
+    loop {
+        match ctx.state.watch_links().await {
+            Ok(mut changes) => {
+                ctx.apply_links().await;
+                while changes.next().await.is_some() {
+                    ctx.apply_links().await;
+                }
+            }
+            Err(e) => tracing::warn!("cannot watch the lattice's links: {e}"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 async fn subscribe(
@@ -224,6 +243,46 @@ impl Ctx {
                     }),
                 }))
             }
+            Operation::ProviderStart { host } if mine(host) => {
+                match parse::<wire::StartProvider>(op, body) {
+                    Ok(cmd) => self.start_provider(cmd).await,
+                    Err(reply) => reply,
+                }
+            }
+            Operation::ProviderStop { host } if mine(host) => {
+                let cmd: wire::StopProvider = match parse(op, body) {
+                    Ok(cmd) => cmd,
+                    Err(reply) => return Some(reply),
+                };
+                if self.host.stop_provider(&cmd.provider_id) {
+                    let data = serde_json::json!({
+                        "provider_id": cmd.provider_id, "host_id": self.host_id,
+                    });
+                    self.events.publish(EventName::ProviderStopped, &data).await;
+                    json(&CtlResponse::ack())
+                } else {
+                    json(&CtlResponse::<()>::error(format!(
+                        "provider `{}` is not running on this host",
+                        cmd.provider_id
+                    )))
+                }
+            }
+            Operation::ProviderAuction => {
+                let req: wire::ProviderAuctionRequest = match parse(op, body) {
+                    Ok(req) => req,
+                    Err(reply) => return Some(reply),
+                };
+                if !self.host.provider_bid(&req.provider_id, &req.constraints) {
+                    return None;
+                }
+                json(&CtlResponse::ok(wire::ProviderAuctionAck {
+                    provider_ref: req.provider_ref,
+                    provider_id: req.provider_id,
+                    host_id: self.host_id.clone(),
+                    constraints: req.constraints,
+                    capacity: None,
+                }))
+            }
             Operation::ComponentScale { host }
             | Operation::ComponentUpdate { host }
             | Operation::ProviderStart { host }
@@ -317,6 +376,58 @@ impl Ctx {
         }
     }
 
+    async fn start_provider(&self, cmd: wire::StartProvider) -> Vec<u8> {
+        let result = match self.merged_config(&cmd).await {
+            Ok(config) => self
+                .host
+                .start_provider(weft_host::StartProviderRequest {
+                    provider_id: cmd.provider_id.clone(),
+                    provider_ref: cmd.provider_ref.clone(),
+                    config,
+                    annotations: cmd.annotations.clone().unwrap_or_default(),
+                })
+                .await
+                .map_err(|e| e.to_string()),
+            Err(message) => Err(message),
+        };
+        let mut data = serde_json::json!({
+            "provider_id": cmd.provider_id, "provider_ref": cmd.provider_ref,
+            "host_id": self.host_id, "annotations": cmd.annotations.unwrap_or_default(),
+        });
+        match result {
+            Ok(()) => {
+                self.events.publish(EventName::ProviderStarted, &data).await;
+                json(&CtlResponse::ack())
+            }
+            Err(message) => {
+                data["error"] = message.clone().into();
+                self.events
+                    .publish(EventName::ProviderStartFailed, &data)
+                    .await;
+                json(&CtlResponse::<()>::error(message))
+            }
+        }
+    }
+
+    /// The named configs of a provider start, merged in order.
+    async fn merged_config(&self, cmd: &wire::StartProvider) -> Result<wire::StringMap, String> {
+        weft_lattice_protocol::validate::token("provider_id", &cmd.provider_id)
+            .map_err(|e| e.to_string())?;
+        let mut merged = wire::StringMap::new();
+        for name in &cmd.config {
+            match self.state.config(name).await {
+                Ok(Some(values)) => merged.extend(values),
+                Ok(None) => {
+                    return Err(format!(
+                        "config `{name}` does not exist; create it first with `weft config put {name} KEY=VALUE`"
+                    ));
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(merged)
+    }
+
     async fn config_put(&self, name: &str, values: &wire::StringMap) -> Vec<u8> {
         match self.state.put_config(name, values).await {
             Ok(()) => {
@@ -345,6 +456,24 @@ impl Ctx {
         }
     }
 
+    async fn apply_links(&self) {
+        match self.state.links().await {
+            Ok(links) => self.host.set_links(
+                links
+                    .into_iter()
+                    .map(|l| weft_host::LinkBinding {
+                        source: l.source_id,
+                        target: l.target,
+                        name: l.name,
+                        namespace: l.wit_namespace,
+                        package: l.wit_package,
+                    })
+                    .collect(),
+            ),
+            Err(e) => tracing::warn!("cannot read the lattice's links: {e}"),
+        }
+    }
+
     async fn labels_changed(&self) -> Vec<u8> {
         #[derive(Serialize)]
         struct LabelsChanged {
@@ -363,10 +492,7 @@ impl Ctx {
     /// yet: the body is still checked, so a malformed one is reported as such.
     fn not_yet(&self, op: &Operation, body: &[u8]) -> Vec<u8> {
         let checked = match op {
-            Operation::ProviderAuction => parse::<wire::ProviderAuctionRequest>(op, body).err(),
             Operation::ComponentUpdate { .. } => parse::<wire::UpdateComponent>(op, body).err(),
-            Operation::ProviderStart { .. } => parse::<wire::StartProvider>(op, body).err(),
-            Operation::ProviderStop { .. } => parse::<wire::StopProvider>(op, body).err(),
             Operation::RegistryPut => {
                 parse::<std::collections::BTreeMap<String, wire::RegistryCredential>>(op, body)
                     .err()

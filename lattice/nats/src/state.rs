@@ -234,6 +234,19 @@ impl LatticeState {
         })
     }
 
+    /// A stream that yields once per change to any link (the current links
+    /// are read with [`Self::links`]).
+    pub async fn watch_links(
+        &self,
+    ) -> Result<impl futures::Stream<Item = ()> + Send + 'static, StateError> {
+        let watch = self
+            .links
+            .watch_all()
+            .await
+            .map_err(|e| store_err(&self.links_bucket, e))?;
+        Ok(futures::StreamExt::map(watch, |_| ()))
+    }
+
     /// Deletes the link `del` names; deleting a missing link is not an error.
     pub async fn delete_link(&self, del: &DeleteLink) -> Result<(), StateError> {
         validate::token("source_id", &del.source_id)?;

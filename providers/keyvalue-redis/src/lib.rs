@@ -14,6 +14,10 @@
 //! ```
 #![deny(missing_docs)]
 
+mod kind;
+
+pub use kind::RedisKeyValueKind;
+
 use async_trait::async_trait;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;

@@ -1,0 +1,115 @@
+//! Provider kinds: how a provider instance is started from named config.
+//!
+//! A kind (`builtin:keyvalue-redis`, …) is compiled into the binary; the
+//! composition root registers each kind with the host under its reference.
+//! Starting an instance parses the config into the kind's typed settings —
+//! unknown keys and bad values are errors that name the key — and yields the
+//! capability components linked to the instance will call.
+
+use crate::keyvalue::{InMemoryKeyValue, KeyValue};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// What a running provider instance offers to components linked to it.
+#[derive(Clone)]
+pub enum Capability {
+    /// `wasi:keyvalue` (store, atomics, batch).
+    KeyValue(Arc<dyn KeyValue>),
+}
+
+impl Capability {
+    /// The WIT `namespace:package` this capability serves.
+    pub fn package(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::KeyValue(_) => ("wasi", "keyvalue"),
+        }
+    }
+}
+
+impl fmt::Debug for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (ns, pkg) = self.package();
+        write!(f, "Capability({ns}:{pkg})")
+    }
+}
+
+/// Why an instance could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The config has a key the kind does not know.
+    #[error("unknown config key `{key}`; this provider takes: {known}")]
+    UnknownKey {
+        /// The key.
+        key: String,
+        /// The keys the kind takes, comma-separated.
+        known: String,
+    },
+    /// A required key is missing.
+    #[error("config key `{0}` is required")]
+    MissingKey(String),
+    /// A value is malformed.
+    #[error("config key `{key}`: {reason}")]
+    BadValue {
+        /// The key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The backend could not be reached or refused.
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// A provider kind the binary knows how to start.
+#[async_trait]
+pub trait ProviderKind: Send + Sync + 'static {
+    /// Starts an instance configured by `config` (merged named configs).
+    async fn start(&self, config: &BTreeMap<String, String>) -> Result<Capability, Error>;
+}
+
+/// Checks that `config` has only `known` keys.
+pub fn only_keys(config: &BTreeMap<String, String>, known: &[&str]) -> Result<(), Error> {
+    match config.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(key) => Err(Error::UnknownKey {
+            key: key.clone(),
+            known: if known.is_empty() {
+                "no keys".into()
+            } else {
+                known.join(", ")
+            },
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `builtin:keyvalue-memory`: an in-process keyvalue store per instance.
+/// Takes no config keys.
+#[derive(Debug, Default)]
+pub struct InMemoryKeyValueKind;
+
+#[async_trait]
+impl ProviderKind for InMemoryKeyValueKind {
+    async fn start(&self, config: &BTreeMap<String, String>) -> Result<Capability, Error> {
+        only_keys(config, &[])?;
+        Ok(Capability::KeyValue(Arc::new(InMemoryKeyValue::default())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_kind_refuses_unknown_keys_by_name() {
+        let kind = InMemoryKeyValueKind;
+        assert!(kind.start(&BTreeMap::new()).await.is_ok());
+        let config = BTreeMap::from([("url".to_owned(), "x".to_owned())]);
+        let err = kind.start(&config).await.unwrap_err();
+        assert!(
+            matches!(err, Error::UnknownKey { ref key, .. } if key == "url"),
+            "{err}"
+        );
+    }
+}
