@@ -150,20 +150,47 @@ async fn relinking_keyvalue_moves_the_next_call_to_the_new_provider() -> anyhow:
     assert_eq!(first_count(&host).await?, "1");
     assert_eq!(count(&host).await?, (200, "2".into()));
 
-    client.delete_link(&unlink()).await?;
+    // Move the link to Redis while calls keep coming: every call succeeds,
+    // and once the move lands the values come from Redis.
+    let load = {
+        let host = host.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for _ in 0..2_000 {
+                let reply = count(&host).await;
+                let moved = matches!(&reply, Ok((200, body)) if body == "1");
+                seen.push(reply.map(|(status, _)| status).unwrap_or(0));
+                if moved {
+                    break;
+                }
+            }
+            seen
+        })
+    };
     client.put_link(&link("cache")).await?;
-    assert_eq!(first_count(&host).await?, "1", "a fresh Redis starts at 1");
+    let statuses = load.await?;
+    assert!(
+        statuses.iter().all(|s| *s == 200),
+        "a call failed during the move: {statuses:?}"
+    );
+    assert!(statuses.len() < 2_000, "the move never took effect");
     let direct = RedisKeyValue::connect(&redis.url()).await?;
     use weft_capability::keyvalue::KeyValue;
     assert_eq!(direct.get("default", "count").await?, Some(b"1".to_vec()));
+    let links = client.links().await?;
+    assert_eq!(
+        links.len(),
+        1,
+        "the moved link replaced the old one: {links:?}"
+    );
+    assert_eq!(links[0].target, "cache");
 
+    // And back, by delete and put: the memory provider kept its count — 2,
+    // plus every call of the load loop but the last (which went to Redis).
     client.delete_link(&unlink()).await?;
     client.put_link(&link("memory")).await?;
-    assert_eq!(
-        first_count(&host).await?,
-        "3",
-        "the memory provider kept its count"
-    );
+    let expected = 2 + (statuses.len() - 1) + 1;
+    assert_eq!(first_count(&host).await?, expected.to_string());
 
     client.delete_link(&unlink()).await?;
     net::wait_for(

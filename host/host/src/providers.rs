@@ -157,8 +157,9 @@ impl Host {
         list
     }
 
-    /// Replaces the lattice's links and binds every component accordingly:
-    /// the next call of each goes where its links now say.
+    /// Replaces the lattice's links (oldest write first) and binds every
+    /// component accordingly: the next call of each goes where its links now
+    /// say.
     pub fn set_links(&self, links: Vec<LinkBinding>) {
         *self.links.write().unwrap_or_else(|p| p.into_inner()) = links;
         self.rebind();
@@ -179,8 +180,10 @@ impl Host {
             let Some(component) = self.component(&id) else {
                 continue;
             };
+            // Links come oldest first; while a link moves, the newer wins.
             let keyvalue = links
                 .iter()
+                .rev()
                 .filter(|l| {
                     l.source == id
                         && l.namespace == "wasi"

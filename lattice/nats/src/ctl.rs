@@ -457,7 +457,7 @@ impl Ctx {
     }
 
     async fn apply_links(&self) {
-        match self.state.links().await {
+        match self.state.links_by_revision().await {
             Ok(links) => self.host.set_links(
                 links
                     .into_iter()

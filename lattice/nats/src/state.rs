@@ -165,8 +165,17 @@ impl LatticeState {
             .map_err(|e| store_err(&self.config_bucket, e))
     }
 
-    /// Every link in the lattice.
+    /// Every link in the lattice, sorted by source and name.
     pub async fn links(&self) -> Result<Vec<Link>, StateError> {
+        let mut links = self.links_by_revision().await?;
+        links.sort_by(|a, b| a.source_id.cmp(&b.source_id).then(a.name.cmp(&b.name)));
+        Ok(links)
+    }
+
+    /// Every link in the lattice, oldest write first: where two links of a
+    /// slot claim the same interface (for a moment, while a link moves), the
+    /// later one is the newer.
+    pub async fn links_by_revision(&self) -> Result<Vec<Link>, StateError> {
         let err = |e: &dyn std::fmt::Display| store_err(&self.links_bucket, e);
         let keys: Vec<String> = match self.links.keys().await {
             Ok(keys) => keys.try_collect().await.map_err(|e| err(&e))?,
@@ -174,15 +183,17 @@ impl LatticeState {
         };
         let mut links = Vec::with_capacity(keys.len());
         for key in keys {
-            if let Some(bytes) = self.links.get(&key).await.map_err(|e| err(&e))? {
-                match serde_json::from_slice::<Link>(&bytes) {
-                    Ok(link) => links.push(link),
-                    Err(e) => tracing::warn!(%key, "skipping a corrupt link entry: {e}"),
-                }
+            let entry = self.links.entry(key.clone()).await.map_err(|e| err(&e))?;
+            let Some(entry) = entry.filter(|e| e.operation == kv::Operation::Put) else {
+                continue;
+            };
+            match serde_json::from_slice::<Link>(&entry.value) {
+                Ok(link) => links.push((entry.revision, link)),
+                Err(e) => tracing::warn!(%key, "skipping a corrupt link entry: {e}"),
             }
         }
-        links.sort_by(|a, b| a.source_id.cmp(&b.source_id).then(a.name.cmp(&b.name)));
-        Ok(links)
+        links.sort_by_key(|(revision, _)| *revision);
+        Ok(links.into_iter().map(|(_, link)| link).collect())
     }
 
     /// Sets `link` after checking its fields, that its configs exist, and
@@ -195,7 +206,12 @@ impl LatticeState {
             }
         }
         let existing = self.links().await?;
-        check_put(&existing, link)?;
+        let replaced: Vec<Link> = check_put(&existing, link)?
+            .into_iter()
+            .filter_map(|i| existing.get(i))
+            .filter(|l| l.target != link.target)
+            .cloned()
+            .collect();
         let key = format!(
             "{}.{}",
             slot_key(
@@ -231,7 +247,26 @@ impl LatticeState {
         written.map_err(|e| {
             tracing::debug!(%key, "link write refused: {e}");
             StateError::Concurrent(format!("link {key}"))
-        })
+        })?;
+        // A moved link: the new one is written first and wins (hosts apply
+        // the newest link of a slot), then the old one goes.
+        for old in replaced {
+            let old_key = format!(
+                "{}.{}",
+                slot_key(
+                    &old.source_id,
+                    &old.wit_namespace,
+                    &old.wit_package,
+                    &old.name
+                ),
+                key_part(&old.target)
+            );
+            self.links
+                .delete(&old_key)
+                .await
+                .map_err(|e| store_err(&self.links_bucket, e))?;
+        }
+        Ok(())
     }
 
     /// A stream that yields once per change to any link (the current links

@@ -63,18 +63,28 @@ impl Link {
     }
 }
 
-/// Checks `new` against the links already set: valid on its own, and not
-/// sending an interface that a link of the same slot sends to a different
-/// target. Returns the index of the link it replaces, if any.
-pub fn check_put(existing: &[Link], new: &Link) -> Result<Option<usize>, LinkError> {
+/// Checks `new` against the links already set, and says which it replaces.
+///
+/// - a link of the same slot (source, name, namespace, package) and target is
+///   updated in place;
+/// - a link of the same slot whose interfaces `new` all covers, to another
+///   target, is *moved*: `new` replaces it in one step, so calls switch
+///   target without a gap;
+/// - a link of the same slot sharing only some interfaces with `new`, to
+///   another target, is a conflict (calls would split ambiguously), as in
+///   wasmCloud.
+///
+/// Returns the indices of the links `new` replaces.
+pub fn check_put(existing: &[Link], new: &Link) -> Result<Vec<usize>, LinkError> {
     new.validate()?;
-    let mut replaces = None;
+    let mut replaces = Vec::new();
     for (i, link) in existing.iter().enumerate() {
         if !link.same_slot(new) {
             continue;
         }
-        if link.target == new.target {
-            replaces = Some(i);
+        let covered = link.interfaces.iter().all(|i| new.interfaces.contains(i));
+        if link.target == new.target || covered {
+            replaces.push(i);
             continue;
         }
         if let Some(interface) = link.interfaces.iter().find(|i| new.interfaces.contains(i)) {
@@ -109,12 +119,21 @@ mod tests {
         let existing = vec![link("cache", &["store"])];
         assert_eq!(
             check_put(&existing, &link("cache", &["store", "atomics"])),
-            Ok(Some(0))
+            Ok(vec![0])
         );
     }
 
     #[test]
-    fn overlapping_interface_to_another_target_is_refused() {
+    fn covering_every_interface_moves_the_link() {
+        let existing = vec![link("cache", &["store", "atomics"])];
+        assert_eq!(
+            check_put(&existing, &link("redis", &["atomics", "store"])),
+            Ok(vec![0])
+        );
+    }
+
+    #[test]
+    fn partly_overlapping_interface_to_another_target_is_refused() {
         let existing = vec![link("cache", &["store", "atomics"])];
         let err = check_put(&existing, &link("redis", &["atomics"])).unwrap_err();
         assert!(
@@ -126,10 +145,10 @@ mod tests {
     #[test]
     fn other_names_and_disjoint_interfaces_coexist() {
         let existing = vec![link("cache", &["store"])];
-        assert_eq!(check_put(&existing, &link("redis", &["batch"])), Ok(None));
+        assert_eq!(check_put(&existing, &link("redis", &["batch"])), Ok(vec![]));
         let mut named = link("redis", &["store"]);
         named.name = "sessions".into();
-        assert_eq!(check_put(&existing, &named), Ok(None));
+        assert_eq!(check_put(&existing, &named), Ok(vec![]));
     }
 
     #[test]
