@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use weft_capability::provider::InMemoryKeyValueKind;
 use weft_host::{HostApi, HostBuilder};
+use weft_keyvalue_nats::NatsKeyValueKind;
 use weft_keyvalue_redis::RedisKeyValueKind;
 use weft_lattice_nats::{Endpoints, Events, LatticeState, ctl};
 use weft_lattice_protocol::EventName;
@@ -68,7 +69,8 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
     let mut builder = HostBuilder::new()
         .with_file_refs(args.allow_file_refs)
         .with_provider_kind("builtin:keyvalue-memory", Arc::new(InMemoryKeyValueKind))
-        .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind));
+        .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind))
+        .with_provider_kind("builtin:keyvalue-nats", Arc::new(NatsKeyValueKind));
     if let Some(dir) = args.cache_dir.clone().or_else(default_cache_dir) {
         builder = builder.with_cache_dir(dir);
     }

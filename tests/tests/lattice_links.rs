@@ -8,6 +8,7 @@ use std::time::Duration;
 use weft_capability::http::IncomingHandler;
 use weft_capability::provider::InMemoryKeyValueKind;
 use weft_host::{Host, HostBuilder};
+use weft_keyvalue_nats::{NatsKeyValue, NatsKeyValueKind};
 use weft_keyvalue_redis::{RedisKeyValue, RedisKeyValueKind};
 use weft_lattice_client::{ErrorKind, LatticeClient};
 use weft_lattice_nats::{CtlServer, Endpoints, Events, LatticeState, NatsAuth, connect, ctl};
@@ -26,6 +27,7 @@ async fn start_host(url: &str) -> anyhow::Result<(Arc<Host>, CtlServer)> {
             .with_file_refs(true)
             .with_provider_kind("builtin:keyvalue-memory", Arc::new(InMemoryKeyValueKind))
             .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind))
+            .with_provider_kind("builtin:keyvalue-nats", Arc::new(NatsKeyValueKind))
             .build()?,
     );
     let subjects = Subjects::new("wasmbus.ctl", LATTICE)?;
@@ -184,6 +186,28 @@ async fn relinking_keyvalue_moves_the_next_call_to_the_new_provider() -> anyhow:
         "the moved link replaced the old one: {links:?}"
     );
     assert_eq!(links[0].target, "cache");
+
+    // On to NATS KV, by moving the link again.
+    client
+        .put_config("nats", &StringMap::from([("url".into(), nats.url())]))
+        .await?;
+    client
+        .start_provider(
+            &id,
+            &provider("jetstream", "builtin:keyvalue-nats", &["nats"]),
+        )
+        .await?;
+    client.put_link(&link("jetstream")).await?;
+    net::wait_for("the move to NATS KV", Duration::from_secs(20), || async {
+        matches!(count(&host).await, Ok((200, body)) if body == "1").then_some(())
+    })
+    .await?;
+    let jetstream =
+        NatsKeyValue::open(async_nats::connect(nats.url()).await?, "weft_keyvalue").await?;
+    assert_eq!(
+        jetstream.get("default", "count").await?,
+        Some(b"1".to_vec())
+    );
 
     // And back, by delete and put: the memory provider kept its count — 2,
     // plus every call of the load loop but the last (which went to Redis).

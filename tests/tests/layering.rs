@@ -16,6 +16,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("weft-host", &["weft-capability", "weft-runtime"][..]),
         ("weft-keyvalue-redis", &["weft-capability"][..]),
         ("weft-http-server", &["weft-capability"][..]),
+        ("weft-keyvalue-nats", &["weft-capability"][..]),
         ("weft-lattice-protocol", &[][..]),
         (
             "weft-lattice-nats",

@@ -1,0 +1,46 @@
+//! `builtin:keyvalue-nats`: start a [`NatsKeyValue`] from named config.
+
+use crate::NatsKeyValue;
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use weft_capability::provider::{self, Capability, ProviderKind, only_keys};
+
+/// The default KV bucket.
+pub const DEFAULT_BUCKET: &str = "weft_keyvalue";
+
+/// The provider kind; config keys: `url` (required, `nats://…`), `bucket`
+/// (the KV bucket, default `weft_keyvalue`).
+#[derive(Debug, Default)]
+pub struct NatsKeyValueKind;
+
+#[async_trait]
+impl ProviderKind for NatsKeyValueKind {
+    async fn start(
+        &self,
+        config: &BTreeMap<String, String>,
+    ) -> Result<Capability, provider::Error> {
+        only_keys(config, &["url", "bucket"])?;
+        let url = config
+            .get("url")
+            .ok_or_else(|| provider::Error::MissingKey("url".into()))?;
+        let bucket = config.get("bucket").map_or(DEFAULT_BUCKET, String::as_str);
+        if bucket.is_empty()
+            || !bucket
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(provider::Error::BadValue {
+                key: "bucket".into(),
+                reason: format!("`{bucket}` must be letters, digits, `-` or `_`"),
+            });
+        }
+        let nats = async_nats::connect(url.as_str()).await.map_err(|e| {
+            provider::Error::Backend(format!("could not connect to NATS at {url}: {e}"))
+        })?;
+        let kv = NatsKeyValue::open(nats, bucket).await.map_err(|e| {
+            provider::Error::Backend(format!("could not open KV bucket `{bucket}`: {e}"))
+        })?;
+        Ok(Capability::KeyValue(Arc::new(kv)))
+    }
+}
