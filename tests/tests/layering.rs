@@ -20,7 +20,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("weft-lattice-protocol", &[][..]),
         (
             "weft-lattice-nats",
-            &["weft-host", "weft-lattice-protocol"][..],
+            &["weft-host", "weft-lattice-protocol", "weft-keyvalue-nats"][..],
         ),
         ("weft-lattice-client", &["weft-lattice-protocol"][..]),
         ("weft-tests", &[][..]),

@@ -7,8 +7,9 @@
 //! created as plain streams, because async-nats's `create_key_value` fails
 //! on nats-server 2.9 (see GOTCHAS.md 1).
 
-use async_nats::jetstream::{self, kv, stream};
+use async_nats::jetstream::{self, kv};
 use futures::TryStreamExt;
+use weft_keyvalue_nats::bucket::{escape, open_or_create};
 use weft_lattice_protocol::link::{LinkError, check_put};
 use weft_lattice_protocol::validate::{self, Invalid};
 use weft_lattice_protocol::wire::{DeleteLink, Link, StringMap};
@@ -68,36 +69,15 @@ fn store_err(bucket: &str, e: impl std::fmt::Display) -> StateError {
 
 /// Opens (creating if needed) the bucket `name` as a KV store.
 async fn open_bucket(js: &jetstream::Context, name: &str) -> Result<kv::Store, StateError> {
-    let config = stream::Config {
-        name: format!("KV_{name}"),
-        subjects: vec![format!("$KV.{name}.>")],
-        max_messages_per_subject: 1,
-        discard: stream::DiscardPolicy::New,
-        allow_rollup: true,
-        deny_delete: true,
-        allow_direct: true,
-        storage: stream::StorageType::File,
-        num_replicas: 1,
-        ..Default::default()
-    };
-    js.get_or_create_stream(config)
+    open_or_create(js, name)
         .await
-        .map_err(|e| store_err(name, e))?;
-    js.get_key_value(name).await.map_err(|e| store_err(name, e))
+        .map_err(|e| store_err(name, e.message))
 }
 
-/// A KV key part from a validated token: KV keys allow only
-/// `[-_=A-Za-z0-9]` between dots, so every other byte becomes `=XX`.
+/// A KV key part from a validated token (shared escaping: `=XX` for every
+/// byte outside `[A-Za-z0-9_-]`).
 fn key_part(token: &str) -> String {
-    let mut out = String::with_capacity(token.len());
-    for b in token.bytes() {
-        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("={b:02X}"));
-        }
-    }
-    out
+    escape(token)
 }
 
 /// The key prefix of a link slot; a link's key adds `.{target}`, so links of

@@ -17,12 +17,14 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod bucket;
 mod kind;
 
 pub use kind::NatsKeyValueKind;
 
-use async_nats::jetstream::{self, kv, stream};
+use async_nats::jetstream::{self, kv};
 use async_trait::async_trait;
+use bucket::{escape, unescape};
 use futures::TryStreamExt;
 use weft_capability::keyvalue::{Error, KeyResponse, KeyValue, LIST_KEYS_PAGE, parse_counter};
 
@@ -42,44 +44,6 @@ fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Error {
     }
 }
 
-/// A key part fit for a KV key: bytes outside `[A-Za-z0-9_-]` become `=XX`.
-fn escape(part: &str) -> String {
-    let mut out = String::with_capacity(part.len());
-    for b in part.bytes() {
-        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("={b:02X}"));
-        }
-    }
-    if out.is_empty() {
-        // KV keys cannot have empty parts; `=` alone never comes from escape.
-        out.push('=');
-    }
-    out
-}
-
-/// The inverse of [`escape`]; `None` for a part escape could not have made.
-fn unescape(part: &str) -> Option<String> {
-    if part == "=" {
-        return Some(String::new());
-    }
-    let mut bytes = Vec::with_capacity(part.len());
-    let raw = part.as_bytes();
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'=' {
-            let hex = part.get(i + 1..i + 3)?;
-            bytes.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            bytes.push(raw[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(bytes).ok()
-}
-
 fn kv_key(bucket: &str, key: &str) -> String {
     format!("{}.{}", escape(bucket), escape(key))
 }
@@ -88,20 +52,12 @@ impl NatsKeyValue {
     /// Opens KV bucket `bucket` on `nats`, creating it if needed.
     pub async fn open(nats: async_nats::Client, bucket: &str) -> Result<Self, Error> {
         let js = jetstream::new(nats);
-        let config = stream::Config {
-            name: format!("KV_{bucket}"),
-            subjects: vec![format!("$KV.{bucket}.>")],
-            max_messages_per_subject: 1,
-            discard: stream::DiscardPolicy::New,
-            allow_rollup: true,
-            deny_delete: true,
-            allow_direct: true,
-            storage: stream::StorageType::File,
-            num_replicas: 1,
-            ..Default::default()
-        };
-        js.get_or_create_stream(config).await.map_err(backend)?;
-        let store = js.get_key_value(bucket).await.map_err(backend)?;
+        let store = bucket::open_or_create(&js, bucket)
+            .await
+            .map_err(|e| Error::Backend {
+                backend: "nats-kv",
+                source: Box::new(e),
+            })?;
         Ok(Self { store })
     }
 
@@ -198,34 +154,5 @@ impl KeyValue for NatsKeyValue {
         Err(Error::Other(format!(
             "`{key}` changed under {INCREMENT_ATTEMPTS} increments in a row; retry"
         )))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escaping_round_trips_and_stays_kv_safe() {
-        for s in [
-            "hits",
-            "a.b",
-            "with space",
-            "ünï",
-            "=",
-            "",
-            "a=3Ab",
-            "/x*y>",
-        ] {
-            let e = escape(s);
-            assert!(
-                e.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'='),
-                "{e}"
-            );
-            assert_eq!(unescape(&e).as_deref(), Some(s), "{s}");
-        }
-        assert_ne!(escape("a=3Ab"), escape("a:b"));
-        assert_eq!(unescape("=Z1"), None);
     }
 }
