@@ -65,19 +65,21 @@ impl Component {
             .new_response_outparam(tx)
             .map_err(|e| bad(format!("{e}")))?;
 
-        let pre = self.pre.clone();
-        let idle = self.idle.clone();
         let keep = self
             .limits
             .reuse
             .filter(|max| uses.saturating_add(1) < *max);
+        // Clone only what the task will use: every clone of a shared `Arc`
+        // is a contended atomic on the hot path.
+        let instance = proxy.ok_or_else(|| self.pre.clone());
+        let idle = keep.map(|_| self.idle.clone());
         // The guest runs in its own task so it can keep streaming the body
         // after the response head has been returned.
         let task = tokio::spawn(async move {
             let _permit = permit;
-            let proxy = match proxy {
-                Some(p) => p,
-                None => pre
+            let proxy = match instance {
+                Ok(p) => p,
+                Err(pre) => pre
                     .instantiate_async(&mut store)
                     .await
                     .map_err(TaskError::Instantiate)?,
@@ -87,7 +89,7 @@ impl Component {
                 .call_handle(&mut store, request, out)
                 .await
                 .map_err(TaskError::Call)?;
-            if keep.is_some() {
+            if let Some(idle) = idle {
                 let pooled = Pooled {
                     store,
                     proxy,
