@@ -14,39 +14,17 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
-use wasmtime_wasi_http::{
-    RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
-};
-use weft_runtime::Runtime;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+// Outgoing requests are denied as in weft; the policy is not on the
+// request path being measured.
+use weft_runtime::{DenyOutgoing, Runtime};
 
 struct State {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
     limits: StoreLimits,
-    hooks: NoOutgoing,
-}
-
-struct NoOutgoing;
-
-type SendFuture = Box<
-    dyn Future<
-            Output = wasmtime_wasi_http::Result<(
-                http::Response<WasiBody>,
-                Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-            )>,
-        > + Send,
->;
-
-impl WasiHttpHooks for NoOutgoing {
-    fn send_request(
-        &mut self,
-        _request: http::Request<WasiBody>,
-        _options: Option<RequestOptions>,
-        _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-    ) -> SendFuture {
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
-    }
+    hooks: DenyOutgoing,
 }
 
 impl WasiView for State {
@@ -95,7 +73,7 @@ impl Server {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new().memory_size(64 << 20).build(),
-            hooks: NoOutgoing,
+            hooks: DenyOutgoing,
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limits);

@@ -42,7 +42,7 @@ enum StartWhat {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         max: u32,
         /// A label the host must have (repeatable).
-        #[arg(long = "constraint", value_name = "KEY=VALUE", value_parser = crate::host::parse_label)]
+        #[arg(long = "constraint", value_name = "KEY=VALUE", value_parser = crate::units::parse_pair)]
         constraints: Vec<(String, String)>,
         /// Skip the auction and start on this host.
         #[arg(long, value_name = "HOST_ID")]
@@ -58,7 +58,7 @@ enum StartWhat {
         #[arg(long = "config", value_name = "NAME")]
         config: Vec<String>,
         /// A label the host must have (repeatable).
-        #[arg(long = "constraint", value_name = "KEY=VALUE", value_parser = crate::host::parse_label)]
+        #[arg(long = "constraint", value_name = "KEY=VALUE", value_parser = crate::units::parse_pair)]
         constraints: Vec<(String, String)>,
         /// Skip the auction and start on this host.
         #[arg(long, value_name = "HOST_ID")]

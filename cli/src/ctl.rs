@@ -56,7 +56,7 @@ enum ConfigCmd {
         /// The config's name.
         name: String,
         /// Its values.
-        #[arg(value_name = "KEY=VALUE", required = true, value_parser = crate::host::parse_label)]
+        #[arg(value_name = "KEY=VALUE", required = true, value_parser = crate::units::parse_pair)]
         values: Vec<(String, String)>,
     },
     /// Print named config NAME.
@@ -137,7 +137,7 @@ enum LabelCmd {
         /// The host id.
         host: String,
         /// The label.
-        #[arg(value_name = "KEY=VALUE", value_parser = crate::host::parse_label)]
+        #[arg(value_name = "KEY=VALUE", value_parser = crate::units::parse_pair)]
         label: (String, String),
     },
     /// Remove label KEY from HOST.

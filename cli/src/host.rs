@@ -2,7 +2,7 @@
 
 use crate::lattice::LatticeArgs;
 use crate::run::{default_cache_dir, redact, wait_for_shutdown};
-use crate::units::parse_duration;
+use crate::units::{parse_duration, parse_pair};
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
@@ -34,7 +34,7 @@ pub struct HostArgs {
     pub lattice: LatticeArgs,
 
     /// A label for auctions to match (repeatable).
-    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_pair)]
     pub labels: Vec<(String, String)>,
 
     /// How often to publish `host_heartbeat` with the inventory.
@@ -53,13 +53,6 @@ pub struct HostArgs {
     /// (off by default: anyone on the lattice could make it read them).
     #[arg(long)]
     pub allow_file_refs: bool,
-}
-
-pub(crate) fn parse_label(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
-        _ => Err(format!("`{s}` is not KEY=VALUE")),
-    }
 }
 
 /// Runs the host until Ctrl-C, SIGTERM or a `host.stop` request.

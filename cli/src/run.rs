@@ -1,13 +1,12 @@
 //! `weft run`: a single-process dev host serving one component over HTTP.
 
-use crate::units::{parse_bytes, parse_duration};
+use crate::units::{parse_bytes, parse_duration, parse_pair};
 use anyhow::{Context, bail};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use weft_capability::config::Config;
 use weft_capability::keyvalue::{InMemoryKeyValue, KeyValue};
 use weft_host::HostBuilder;
 use weft_http_server::{HttpServer, HttpServerConfig, Route, Router};
@@ -35,7 +34,7 @@ pub struct RunArgs {
     pub keyvalue: String,
 
     /// A wasi:config value for the component, KEY=VALUE; repeatable.
-    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_config_pair)]
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_pair)]
     pub config: Vec<(String, String)>,
 
     /// Reuse each instance for up to N requests (only for components that
@@ -63,10 +62,6 @@ pub struct RunArgs {
     /// Where compiled components are cached (default: the user's cache dir).
     #[arg(long, value_name = "DIR", env = "WEFT_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
-}
-
-fn parse_config_pair(s: &str) -> Result<(String, String), String> {
-    Config::parse_pair(s).ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
 }
 
 /// The default compile cache: `$XDG_CACHE_HOME/weft` or `~/.cache/weft`.

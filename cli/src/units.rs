@@ -48,6 +48,12 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{s}` is too large"))
 }
 
+/// Parses `KEY=VALUE` (labels, constraints, config values); the value may
+/// contain `=`, the key may not be empty.
+pub fn parse_pair(s: &str) -> Result<(String, String), String> {
+    weft_capability::config::Config::parse_pair(s).ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

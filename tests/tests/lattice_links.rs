@@ -275,3 +275,33 @@ async fn bad_provider_starts_say_what_is_wrong() -> anyhow::Result<()> {
     assert!(client.inventory(&id).await?.providers.is_empty());
     Ok(())
 }
+
+#[tokio::test]
+async fn a_host_that_joins_later_applies_the_links_already_set() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let (_first, _first_server) = start_host(&nats.url()).await?;
+    let client = LatticeClient::new(
+        async_nats::connect(nats.url()).await?,
+        Subjects::new("wasmbus.ctl", LATTICE)?,
+    );
+    client.put_link(&link("memory")).await?;
+
+    let (late, _late_server) = start_host(&nats.url()).await?;
+    let id = late.id().to_owned();
+    let scale = ScaleComponent {
+        component_ref: format!("file://{}", guests::path("test_guest")?.display()),
+        component_id: "app".into(),
+        host_id: id.clone(),
+        max_instances: 1,
+        annotations: StringMap::new(),
+        config: vec![],
+        allow_update: false,
+        component_limits: None,
+    };
+    client.scale_component(&id, &scale).await?;
+    client
+        .start_provider(&id, &provider("memory", "builtin:keyvalue-memory", &[]))
+        .await?;
+    assert_eq!(first_count(&late).await?, "1");
+    Ok(())
+}

@@ -252,6 +252,8 @@ impl Host {
 
     /// Stops `id`; running invocations finish. Returns whether it was running.
     pub fn stop_component(&self, id: &str) -> bool {
+        // Where it came from goes with it, whoever started it.
+        self.deployments_mut().remove(id);
         self.components
             .write()
             .unwrap_or_else(|p| p.into_inner())

@@ -93,7 +93,6 @@ impl Host {
         let running = self.deployment(&id);
         if req.max_instances == 0 {
             return Ok(if self.stop_component(&id) {
-                self.deployments_mut().remove(&id);
                 Scaled::Stopped
             } else {
                 Scaled::NotRunning

@@ -185,8 +185,21 @@ impl Component {
 
     /// Binds `wasi:keyvalue` to `backend` (or unbinds it). Invocations that
     /// start afterwards use the new binding; running ones keep theirs.
+    /// Setting the binding it already has changes nothing (reused instances
+    /// keep their context).
     pub fn set_keyvalue(&self, backend: Option<Arc<dyn KeyValue>>) {
-        *self.keyvalue.write().unwrap_or_else(|p| p.into_inner()) = backend;
+        {
+            let mut current = self.keyvalue.write().unwrap_or_else(|p| p.into_inner());
+            let same = match (&*current, &backend) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            };
+            if same {
+                return;
+            }
+            *current = backend;
+        }
         // After the write: a reader that sees the new generation sees the
         // new binding (or a newer one).
         self.keyvalue_generation.fetch_add(1, Ordering::Release);

@@ -36,7 +36,7 @@ mod stubs;
 pub use cache::{CompileCache, Origin};
 pub use component::{Component, ComponentSpec, Limits};
 pub use engine::{EPOCH_TICK, Runtime, RuntimeConfig};
-pub use state::{State, linker};
+pub use state::{DenyOutgoing, State, linker};
 
 /// Errors of the runtime: what failed and for which component.
 #[derive(Debug, thiserror::Error)]

@@ -14,6 +14,7 @@ use async_nats::{Client, Message, Subscriber};
 use futures::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -106,10 +107,18 @@ pub async fn serve(
 async fn follow_links(ctx: Arc<Ctx>) {
     loop {
         match ctx.state.watch_links().await {
-            Ok(mut changes) => {
-                ctx.apply_links().await;
-                while changes.next().await.is_some() {
-                    ctx.apply_links().await;
+            Ok(changes) => {
+                let mut changes = std::pin::pin!(changes);
+                // key -> (revision, link); the watch replays every key first.
+                let mut table = BTreeMap::new();
+                while let Some(change) = changes.next().await {
+                    match change.link {
+                        Some(link) => table.insert(change.key, (change.revision, link)),
+                        None => table.remove(&change.key),
+                    };
+                    if change.pending == 0 {
+                        ctx.apply_links(&table);
+                    }
                 }
             }
             Err(e) => tracing::warn!("cannot watch the lattice's links: {e}"),
@@ -456,22 +465,23 @@ impl Ctx {
         }
     }
 
-    async fn apply_links(&self) {
-        match self.state.links_by_revision().await {
-            Ok(links) => self.host.set_links(
-                links
-                    .into_iter()
-                    .map(|l| weft_host::LinkBinding {
-                        source: l.source_id,
-                        target: l.target,
-                        name: l.name,
-                        namespace: l.wit_namespace,
-                        package: l.wit_package,
-                    })
-                    .collect(),
-            ),
-            Err(e) => tracing::warn!("cannot read the lattice's links: {e}"),
-        }
+    /// Hands the link table to the host, oldest write first: while a link
+    /// moves, two links of a slot exist for a moment and the newer wins.
+    fn apply_links(&self, table: &BTreeMap<String, (u64, wire::Link)>) {
+        let mut links: Vec<&(u64, wire::Link)> = table.values().collect();
+        links.sort_by_key(|(revision, _)| *revision);
+        self.host.set_links(
+            links
+                .into_iter()
+                .map(|(_, l)| weft_host::LinkBinding {
+                    source: l.source_id.clone(),
+                    target: l.target.clone(),
+                    name: l.name.clone(),
+                    namespace: l.wit_namespace.clone(),
+                    package: l.wit_package.clone(),
+                })
+                .collect(),
+        );
     }
 
     async fn labels_changed(&self) -> Vec<u8> {

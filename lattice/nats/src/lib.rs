@@ -32,4 +32,4 @@ pub use connect::{ConnectError, NatsAuth, connect};
 pub use convert::{Endpoints, host, inventory};
 pub use ctl::{CtlServer, ServeError};
 pub use events::Events;
-pub use state::{LatticeState, StateError};
+pub use state::{LatticeState, LinkChange, StateError};

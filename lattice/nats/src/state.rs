@@ -42,6 +42,19 @@ pub enum StateError {
     },
 }
 
+/// One change to the links bucket.
+#[derive(Debug, Clone)]
+pub struct LinkChange {
+    /// The link's key.
+    pub key: String,
+    /// The key's revision; later writes have higher ones.
+    pub revision: u64,
+    /// The link now stored there; `None` when it was deleted.
+    pub link: Option<Link>,
+    /// How many more changes are already waiting (0: the table is current).
+    pub pending: u64,
+}
+
 /// The lattice's configs and links.
 #[derive(Clone)]
 pub struct LatticeState {
@@ -147,15 +160,6 @@ impl LatticeState {
 
     /// Every link in the lattice, sorted by source and name.
     pub async fn links(&self) -> Result<Vec<Link>, StateError> {
-        let mut links = self.links_by_revision().await?;
-        links.sort_by(|a, b| a.source_id.cmp(&b.source_id).then(a.name.cmp(&b.name)));
-        Ok(links)
-    }
-
-    /// Every link in the lattice, oldest write first: where two links of a
-    /// slot claim the same interface (for a moment, while a link moves), the
-    /// later one is the newer.
-    pub async fn links_by_revision(&self) -> Result<Vec<Link>, StateError> {
         let err = |e: &dyn std::fmt::Display| store_err(&self.links_bucket, e);
         let keys: Vec<String> = match self.links.keys().await {
             Ok(keys) => keys.try_collect().await.map_err(|e| err(&e))?,
@@ -163,17 +167,15 @@ impl LatticeState {
         };
         let mut links = Vec::with_capacity(keys.len());
         for key in keys {
-            let entry = self.links.entry(key.clone()).await.map_err(|e| err(&e))?;
-            let Some(entry) = entry.filter(|e| e.operation == kv::Operation::Put) else {
-                continue;
-            };
-            match serde_json::from_slice::<Link>(&entry.value) {
-                Ok(link) => links.push((entry.revision, link)),
-                Err(e) => tracing::warn!(%key, "skipping a corrupt link entry: {e}"),
+            if let Some(bytes) = self.links.get(&key).await.map_err(|e| err(&e))? {
+                match serde_json::from_slice::<Link>(&bytes) {
+                    Ok(link) => links.push(link),
+                    Err(e) => tracing::warn!(%key, "skipping a corrupt link entry: {e}"),
+                }
             }
         }
-        links.sort_by_key(|(revision, _)| *revision);
-        Ok(links.into_iter().map(|(_, link)| link).collect())
+        links.sort_by(|a, b| a.source_id.cmp(&b.source_id).then(a.name.cmp(&b.name)));
+        Ok(links)
     }
 
     /// Sets `link` after checking its fields, that its configs exist, and
@@ -249,17 +251,44 @@ impl LatticeState {
         Ok(())
     }
 
-    /// A stream that yields once per change to any link (the current links
-    /// are read with [`Self::links`]).
+    /// Every change to the links: first the current state of each key, then
+    /// each change as it happens. Hosts fold it into their link table, so a
+    /// change costs one message, not a re-read of every link.
     pub async fn watch_links(
         &self,
-    ) -> Result<impl futures::Stream<Item = ()> + Send + 'static, StateError> {
+    ) -> Result<impl futures::Stream<Item = LinkChange> + Send + 'static, StateError> {
+        // History: the last value of every key first (`watch_all` would
+        // only show new changes).
         let watch = self
             .links
-            .watch_all()
+            .watch_with_history(">")
             .await
             .map_err(|e| store_err(&self.links_bucket, e))?;
-        Ok(futures::StreamExt::map(watch, |_| ()))
+        Ok(futures::StreamExt::filter_map(watch, |entry| async move {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    tracing::warn!("link watch: {e}");
+                    return None;
+                }
+            };
+            let link = match entry.operation {
+                kv::Operation::Put => match serde_json::from_slice::<Link>(&entry.value) {
+                    Ok(link) => Some(link),
+                    Err(e) => {
+                        tracing::warn!(key = %entry.key, "ignoring a corrupt link entry: {e}");
+                        None
+                    }
+                },
+                kv::Operation::Delete | kv::Operation::Purge => None,
+            };
+            Some(LinkChange {
+                key: entry.key,
+                revision: entry.revision,
+                link,
+                pending: entry.delta,
+            })
+        }))
     }
 
     /// Deletes the link `del` names; deleting a missing link is not an error.

@@ -24,6 +24,7 @@ pub struct CtlResponse<T> {
     pub response: Option<T>,
 }
 
+/// `#[serde(default)]` on a generic field would demand `T: Default`.
 fn none<T>() -> Option<T> {
     None
 }
@@ -399,7 +400,6 @@ pub fn human_duration(seconds: u64) -> String {
     );
     let parts: Vec<String> = [(d, "d"), (h, "h"), (m, "m"), (s, "s")]
         .iter()
-        .skip_while(|(n, _)| *n == 0)
         .filter(|(n, _)| *n != 0)
         .map(|(n, unit)| format!("{n}{unit}"))
         .collect();
