@@ -9,6 +9,9 @@ use tokio::task::JoinHandle;
 use weft_host::HostApi;
 use weft_lattice_protocol::{EventName, Subjects, event};
 
+/// How long an event publish may take before it is dropped.
+pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Publishes this host's events on `wasmbus.evt.{lattice}.{name}`.
 #[derive(Debug, Clone)]
 pub struct Events {
@@ -27,9 +30,10 @@ impl Events {
         }
     }
 
-    /// Publishes `name` with `data`. Events are best effort: a failure is
-    /// logged, never returned, so a control operation does not fail because
-    /// nobody could be told about it.
+    /// Publishes `name` with `data`. Events are best effort: a failure — or a
+    /// publish that does not complete within [`PUBLISH_TIMEOUT`] — is logged,
+    /// never returned, so a control reply is never held up because nobody
+    /// could be told about it.
     pub async fn publish(&self, name: EventName, data: &impl Serialize) {
         let bytes = match event::build(name, &self.host_id, data).and_then(|e| event::encode(&e)) {
             Ok(bytes) => bytes,
@@ -39,8 +43,15 @@ impl Events {
             }
         };
         let subject = self.subjects.event(name.as_str());
-        if let Err(e) = self.client.publish(subject, bytes.into()).await {
-            tracing::warn!(event = name.as_str(), "could not publish event: {e}");
+        match tokio::time::timeout(PUBLISH_TIMEOUT, self.client.publish(subject, bytes.into()))
+            .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(event = name.as_str(), "could not publish event: {e}"),
+            Err(_) => tracing::warn!(
+                event = name.as_str(),
+                "publishing the event took over {PUBLISH_TIMEOUT:?}; dropped"
+            ),
         }
     }
 
