@@ -48,7 +48,8 @@ enum StartWhat {
         #[arg(long, value_name = "HOST_ID")]
         host: Option<String>,
     },
-    /// Start provider REF (`builtin:keyvalue-memory`, `builtin:keyvalue-redis`) as ID.
+    /// Start provider REF as ID: `builtin:keyvalue-memory`, `builtin:keyvalue-redis`,
+    /// `builtin:keyvalue-nats`, `builtin:messaging-nats`, `builtin:http-server`.
     Provider {
         /// The provider kind.
         provider_ref: String,

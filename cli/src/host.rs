@@ -11,10 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use weft_capability::provider::InMemoryKeyValueKind;
 use weft_host::{HostApi, HostBuilder};
+use weft_http_server::HttpServerKind;
 use weft_keyvalue_nats::NatsKeyValueKind;
 use weft_keyvalue_redis::RedisKeyValueKind;
 use weft_lattice_nats::{Endpoints, Events, LatticeState, ctl};
 use weft_lattice_protocol::EventName;
+use weft_messaging_nats::NatsMessagingKind;
 
 /// Examples shown under `weft host --help`.
 pub const EXAMPLES: &str = "\
@@ -63,7 +65,14 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
         .with_file_refs(args.allow_file_refs)
         .with_provider_kind("builtin:keyvalue-memory", Arc::new(InMemoryKeyValueKind))
         .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind))
-        .with_provider_kind("builtin:keyvalue-nats", Arc::new(NatsKeyValueKind));
+        .with_provider_kind("builtin:keyvalue-nats", Arc::new(NatsKeyValueKind))
+        .with_provider_kind("builtin:http-server", Arc::new(HttpServerKind))
+        // Without a `url` in its config, messaging uses the lattice's NATS
+        // server (anonymously; give `url` when that needs credentials).
+        .with_provider_kind(
+            "builtin:messaging-nats",
+            Arc::new(NatsMessagingKind::new(Some(lattice.nats.clone()))),
+        );
     if let Some(dir) = args.cache_dir.clone().or_else(default_cache_dir) {
         builder = builder.with_cache_dir(dir);
     }

@@ -120,6 +120,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .start_component(&wasm, spec)
         .await
         .with_context(|| format!("could not start {}", args.component.display()))?;
+    if !component.serves_http() {
+        anyhow::bail!(
+            "{} does not export wasi:http/incoming-handler, and `weft run` serves HTTP only; \
+             run messaging components on a lattice (`weft host`, then `weft start component`)",
+            args.component.display()
+        );
+    }
 
     let router = Arc::new(Router::default());
     router.add(Route::new(id.clone(), component));

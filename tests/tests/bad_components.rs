@@ -55,16 +55,52 @@ fn a_core_module_is_refused_with_a_hint() -> anyhow::Result<()> {
 }
 
 #[test]
-fn a_component_without_an_http_export_is_a_link_error() -> anyhow::Result<()> {
+fn a_component_with_nothing_to_call_is_a_link_error() -> anyhow::Result<()> {
+    let rt = runtime()?;
+    // The smallest valid component: preamble, version 0x0d, layer 1; no exports.
+    let empty = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+    let r = Component::load(
+        &rt,
+        &CompileCache::disabled(),
+        &empty,
+        ComponentSpec::new("empty"),
+    );
+    match r {
+        Err(Error::Link { reason, .. }) => assert!(
+            reason.contains("exports neither wasi:http/incoming-handler"),
+            "{reason}"
+        ),
+        Err(e) => anyhow::bail!("expected a link error, got {e}"),
+        Ok(_) => anyhow::bail!("a component without exports was accepted"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_messaging_component_refuses_http_requests_clearly() -> anyhow::Result<()> {
+    use weft_capability::http::IncomingHandler;
     let rt = runtime()?;
     let wasm = guests::bytes("pingpong")?;
-    let r = Component::load(
+    let pp = Component::load(
         &rt,
         &CompileCache::disabled(),
         &wasm,
         ComponentSpec::new("pp"),
+    )?;
+    assert!(pp.handles_messages() && !pp.serves_http());
+    use http_body_util::BodyExt;
+    let body = http_body_util::Empty::<bytes::Bytes>::new()
+        .map_err(|e| -> weft_capability::http::BodyError { match e {} })
+        .boxed_unsync();
+    let request = http::Request::new(body);
+    let err = match pp.handle(request).await {
+        Err(e) => e.to_string(),
+        Ok(_) => anyhow::bail!("pingpong answered HTTP"),
+    };
+    assert!(
+        err.contains("does not export wasi:http/incoming-handler"),
+        "{err}"
     );
-    assert!(matches!(r, Err(Error::Link { .. })));
     Ok(())
 }
 

@@ -3,15 +3,16 @@
 //! and named configs live in JetStream KV, are validated with errors that
 //! name the field, and survive a server restart.
 
+mod common;
+
+use common::LatticeHost;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::timeout;
-use weft_host::{Host, HostApi, HostBuilder};
-use weft_lattice_nats::{CtlServer, Endpoints, Events, LatticeState, NatsAuth, connect, ctl};
+use weft_host::HostApi;
 use weft_lattice_protocol::wire::{CtlResponse, HostInventory};
 use weft_lattice_protocol::{EventName, Operation, Subjects, event};
 use weft_runtime::ComponentSpec;
@@ -19,18 +20,6 @@ use weft_tests::nats::NatsServer;
 use weft_tests::{guests, net};
 
 const LATTICE: &str = "test";
-
-struct LatticeHost {
-    host: Arc<Host>,
-    _ctl: CtlServer,
-    _beat: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for LatticeHost {
-    fn drop(&mut self) {
-        self._beat.abort();
-    }
-}
 
 #[expect(
     clippy::unwrap_used,
@@ -41,36 +30,7 @@ fn subjects() -> Subjects {
 }
 
 async fn start_host(url: &str, labels: &[(&str, &str)]) -> anyhow::Result<LatticeHost> {
-    let mut builder = HostBuilder::new()
-        .with_cache_dir(guests::cache_dir())
-        .with_file_refs(true);
-    for (k, v) in labels {
-        builder = builder.with_label(*k, *v)?;
-    }
-    let host = Arc::new(builder.build()?);
-    let client = connect(url, &NatsAuth::None, "test-host", Duration::from_secs(5)).await?;
-    let events = Events::new(client.clone(), subjects(), host.id());
-    let endpoints = Endpoints {
-        lattice: LATTICE.into(),
-        ctl_host: url.into(),
-        rpc_host: url.into(),
-    };
-    let state = LatticeState::open(client.clone(), LATTICE).await?;
-    let ctl = ctl::serve(
-        client,
-        subjects(),
-        host.clone(),
-        endpoints,
-        events.clone(),
-        state,
-    )
-    .await?;
-    let beat = events.heartbeat(host.clone(), Duration::from_millis(200));
-    Ok(LatticeHost {
-        host,
-        _ctl: ctl,
-        _beat: beat,
-    })
+    common::start_host(url, LATTICE, labels).await
 }
 
 async fn request(

@@ -1,73 +1,41 @@
 //! Links bind a running component's imports to provider instances at run
 //! time: the next call goes where the lattice's links now say, with no
-//! restart — on a real nats-server and a real redis-server.
+//! restart — on a real nats-server and a real redis-server, with requests
+//! coming in through the `builtin:http-server` provider.
 
-use http_body_util::{BodyExt, Empty};
-use std::sync::Arc;
+mod common;
+
+use common::{LatticeHost, provider};
+use std::net::SocketAddr;
 use std::time::Duration;
-use weft_capability::http::IncomingHandler;
-use weft_capability::provider::InMemoryKeyValueKind;
-use weft_host::{Host, HostBuilder};
-use weft_keyvalue_nats::{NatsKeyValue, NatsKeyValueKind};
-use weft_keyvalue_redis::{RedisKeyValue, RedisKeyValueKind};
+use weft_keyvalue_nats::NatsKeyValue;
+use weft_keyvalue_redis::RedisKeyValue;
 use weft_lattice_client::{ErrorKind, LatticeClient};
-use weft_lattice_nats::{CtlServer, Endpoints, Events, LatticeState, NatsAuth, connect, ctl};
 use weft_lattice_protocol::Subjects;
-use weft_lattice_protocol::wire::{DeleteLink, Link, ScaleComponent, StartProvider, StringMap};
+use weft_lattice_protocol::wire::{DeleteLink, Link, ScaleComponent, StringMap};
 use weft_tests::nats::NatsServer;
 use weft_tests::redis::RedisServer;
 use weft_tests::{guests, net};
 
 const LATTICE: &str = "links";
 
-async fn start_host(url: &str) -> anyhow::Result<(Arc<Host>, CtlServer)> {
-    let host = Arc::new(
-        HostBuilder::new()
-            .with_cache_dir(guests::cache_dir())
-            .with_file_refs(true)
-            .with_provider_kind("builtin:keyvalue-memory", Arc::new(InMemoryKeyValueKind))
-            .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind))
-            .with_provider_kind("builtin:keyvalue-nats", Arc::new(NatsKeyValueKind))
-            .build()?,
-    );
-    let subjects = Subjects::new("wasmbus.ctl", LATTICE)?;
-    let client = connect(url, &NatsAuth::None, "test-host", Duration::from_secs(5)).await?;
-    let events = Events::new(client.clone(), subjects.clone(), host.id());
-    let endpoints = Endpoints {
-        lattice: LATTICE.into(),
-        ctl_host: url.into(),
-        rpc_host: url.into(),
-    };
-    let state = LatticeState::open(client.clone(), LATTICE).await?;
-    let server = ctl::serve(client, subjects, host.clone(), endpoints, events, state).await?;
-    Ok((host, server))
+async fn start_host(url: &str) -> anyhow::Result<LatticeHost> {
+    common::start_host(url, LATTICE, &[]).await
 }
 
-/// Calls the component's `/count` route in-process: (status, body).
-async fn count(host: &Host) -> anyhow::Result<(u16, String)> {
-    let component = host
-        .component("app")
-        .ok_or_else(|| anyhow::anyhow!("app is not running"))?;
-    let request = http::Request::get("http://localhost/count")
-        .body(Empty::new().map_err(|never| match never {}).boxed_unsync())?;
-    let response = component.handle(request).await?;
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| anyhow::anyhow!("reading the body: {e}"))?
-        .to_bytes();
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+/// Calls the component's `/count` route over HTTP: (status, body).
+async fn count(addr: SocketAddr) -> anyhow::Result<(u16, String)> {
+    let reply = weft_tests::http::get(addr, "/count").await?;
+    Ok((reply.status, reply.body))
 }
 
 /// Waits until `/count` succeeds, and returns its first successful value.
-async fn first_count(host: &Host) -> anyhow::Result<String> {
+async fn first_count(addr: SocketAddr) -> anyhow::Result<String> {
     net::wait_for(
         "the link to take effect",
         Duration::from_secs(20),
         || async {
-            match count(host).await {
+            match count(addr).await {
                 Ok((200, body)) => Some(body),
                 _ => None,
             }
@@ -76,17 +44,34 @@ async fn first_count(host: &Host) -> anyhow::Result<String> {
     .await
 }
 
+/// Starts `builtin:http-server` as `http` on `host_id` and links it to `app`
+/// on a free loopback port; returns the address once it answers.
+async fn serve_app(client: &LatticeClient, host_id: &str) -> anyhow::Result<SocketAddr> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], net::free_port()?));
+    client
+        .put_config(
+            "app-http",
+            &StringMap::from([("address".into(), addr.to_string())]),
+        )
+        .await?;
+    client
+        .start_provider(host_id, &provider("http", "builtin:http-server", &[]))
+        .await?;
+    client
+        .put_link(&common::link(
+            "http",
+            "app",
+            "wasi:http",
+            &["incoming-handler"],
+            &["app-http"],
+        ))
+        .await?;
+    net::wait_for_port(addr, Duration::from_secs(20)).await?;
+    Ok(addr)
+}
+
 fn link(target: &str) -> Link {
-    Link {
-        source_id: "app".into(),
-        target: target.into(),
-        name: "default".into(),
-        wit_namespace: "wasi".into(),
-        wit_package: "keyvalue".into(),
-        interfaces: vec!["store".into(), "atomics".into()],
-        source_config: vec![],
-        target_config: vec![],
-    }
+    common::link("app", target, "wasi:keyvalue", &["store", "atomics"], &[])
 }
 
 fn unlink() -> DeleteLink {
@@ -98,26 +83,16 @@ fn unlink() -> DeleteLink {
     }
 }
 
-fn provider(id: &str, reference: &str, config: &[&str]) -> StartProvider {
-    StartProvider {
-        provider_id: id.into(),
-        provider_ref: reference.into(),
-        host_id: String::new(),
-        config: config.iter().map(|c| c.to_string()).collect(),
-        annotations: None,
-    }
-}
-
 #[tokio::test]
 async fn relinking_keyvalue_moves_the_next_call_to_the_new_provider() -> anyhow::Result<()> {
     let nats = NatsServer::start().await?;
     let redis = RedisServer::start().await?;
-    let (host, _server) = start_host(&nats.url()).await?;
+    let host = start_host(&nats.url()).await?;
     let client = LatticeClient::new(
         async_nats::connect(nats.url()).await?,
         Subjects::new("wasmbus.ctl", LATTICE)?,
     );
-    let id = host.id().to_owned();
+    let id = host.host.id().to_owned();
 
     let wasm = format!("file://{}", guests::path("test_guest")?.display());
     let scale = ScaleComponent {
@@ -144,22 +119,22 @@ async fn relinking_keyvalue_moves_the_next_call_to_the_new_provider() -> anyhow:
         )
         .await?;
 
+    let addr = serve_app(&client, &id).await?;
     // Deny by default: no link, no keyvalue.
-    let (status, body) = count(&host).await?;
+    let (status, body) = count(addr).await?;
     assert_eq!(status, 500, "{body}");
 
     client.put_link(&link("memory")).await?;
-    assert_eq!(first_count(&host).await?, "1");
-    assert_eq!(count(&host).await?, (200, "2".into()));
+    assert_eq!(first_count(addr).await?, "1");
+    assert_eq!(count(addr).await?, (200, "2".into()));
 
     // Move the link to Redis while calls keep coming: every call succeeds,
     // and once the move lands the values come from Redis.
     let load = {
-        let host = host.clone();
         tokio::spawn(async move {
             let mut seen = Vec::new();
             for _ in 0..2_000 {
-                let reply = count(&host).await;
+                let reply = count(addr).await;
                 let moved = matches!(&reply, Ok((200, body)) if body == "1");
                 seen.push(reply.map(|(status, _)| status).unwrap_or(0));
                 if moved {
@@ -179,7 +154,12 @@ async fn relinking_keyvalue_moves_the_next_call_to_the_new_provider() -> anyhow:
     let direct = RedisKeyValue::connect(&redis.url()).await?;
     use weft_capability::keyvalue::KeyValue;
     assert_eq!(direct.get("default", "count").await?, Some(b"1".to_vec()));
-    let links = client.links().await?;
+    let links: Vec<Link> = client
+        .links()
+        .await?
+        .into_iter()
+        .filter(|l| l.source_id == "app")
+        .collect();
     assert_eq!(
         links.len(),
         1,
@@ -199,7 +179,7 @@ async fn relinking_keyvalue_moves_the_next_call_to_the_new_provider() -> anyhow:
         .await?;
     client.put_link(&link("jetstream")).await?;
     net::wait_for("the move to NATS KV", Duration::from_secs(20), || async {
-        matches!(count(&host).await, Ok((200, body)) if body == "1").then_some(())
+        matches!(count(addr).await, Ok((200, body)) if body == "1").then_some(())
     })
     .await?;
     let jetstream =
@@ -214,13 +194,13 @@ async fn relinking_keyvalue_moves_the_next_call_to_the_new_provider() -> anyhow:
     client.delete_link(&unlink()).await?;
     client.put_link(&link("memory")).await?;
     let expected = 2 + (statuses.len() - 1) + 1;
-    assert_eq!(first_count(&host).await?, expected.to_string());
+    assert_eq!(first_count(addr).await?, expected.to_string());
 
     client.delete_link(&unlink()).await?;
     net::wait_for(
         "the unlink to take effect",
         Duration::from_secs(20),
-        || async { matches!(count(&host).await, Ok((500, _))).then_some(()) },
+        || async { matches!(count(addr).await, Ok((500, _))).then_some(()) },
     )
     .await?;
     Ok(())
@@ -229,12 +209,12 @@ async fn relinking_keyvalue_moves_the_next_call_to_the_new_provider() -> anyhow:
 #[tokio::test]
 async fn bad_provider_starts_say_what_is_wrong() -> anyhow::Result<()> {
     let nats = NatsServer::start().await?;
-    let (host, _server) = start_host(&nats.url()).await?;
+    let host = start_host(&nats.url()).await?;
     let client = LatticeClient::new(
         async_nats::connect(nats.url()).await?,
         Subjects::new("wasmbus.ctl", LATTICE)?,
     );
-    let id = host.id().to_owned();
+    let id = host.host.id().to_owned();
     let rejected = |e: weft_lattice_client::Error, needle: &str| {
         assert_eq!(e.kind(), ErrorKind::Rejected, "{e}");
         assert!(e.message().contains(needle), "{e}");
@@ -279,15 +259,15 @@ async fn bad_provider_starts_say_what_is_wrong() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_host_that_joins_later_applies_the_links_already_set() -> anyhow::Result<()> {
     let nats = NatsServer::start().await?;
-    let (_first, _first_server) = start_host(&nats.url()).await?;
+    let _first = start_host(&nats.url()).await?;
     let client = LatticeClient::new(
         async_nats::connect(nats.url()).await?,
         Subjects::new("wasmbus.ctl", LATTICE)?,
     );
     client.put_link(&link("memory")).await?;
 
-    let (late, _late_server) = start_host(&nats.url()).await?;
-    let id = late.id().to_owned();
+    let late = start_host(&nats.url()).await?;
+    let id = late.host.id().to_owned();
     let scale = ScaleComponent {
         component_ref: format!("file://{}", guests::path("test_guest")?.display()),
         component_id: "app".into(),
@@ -302,6 +282,7 @@ async fn a_host_that_joins_later_applies_the_links_already_set() -> anyhow::Resu
     client
         .start_provider(&id, &provider("memory", "builtin:keyvalue-memory", &[]))
         .await?;
-    assert_eq!(first_count(&late).await?, "1");
+    let addr = serve_app(&client, &id).await?;
+    assert_eq!(first_count(addr).await?, "1");
     Ok(())
 }

@@ -17,6 +17,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("weft-keyvalue-redis", &["weft-capability"][..]),
         ("weft-http-server", &["weft-capability"][..]),
         ("weft-keyvalue-nats", &["weft-capability"][..]),
+        ("weft-messaging-nats", &["weft-capability"][..]),
         ("weft-lattice-protocol", &[][..]),
         (
             "weft-lattice-nats",

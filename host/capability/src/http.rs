@@ -4,6 +4,8 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The error a body stream can fail with.
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
@@ -51,4 +53,17 @@ pub enum Error {
 pub trait IncomingHandler: Send + Sync + 'static {
     /// Answers `request`. An `Err` is turned into a 5xx by the server.
     async fn handle(&self, request: http::Request<Body>) -> Result<http::Response<Body>, Error>;
+}
+
+/// An HTTP server provider instance: serves a component for each link from
+/// it, configured by the link's source config (e.g. `address`).
+pub trait HttpListener: Send + Sync + 'static {
+    /// Starts serving `handler` as `link_config` says; stops when the
+    /// returned subscription is dropped. Fails naming the config key that is
+    /// wrong, or when the address cannot be bound.
+    fn serve(
+        &self,
+        link_config: &BTreeMap<String, String>,
+        handler: Arc<dyn IncomingHandler>,
+    ) -> Result<crate::provider::Subscription, crate::provider::Error>;
 }

@@ -22,4 +22,5 @@ pub mod config;
 pub mod conformance;
 pub mod http;
 pub mod keyvalue;
+pub mod messaging;
 pub mod provider;

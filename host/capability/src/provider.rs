@@ -6,7 +6,9 @@
 //! unknown keys and bad values are errors that name the key — and yields the
 //! capability components linked to the instance will call.
 
+use crate::http::HttpListener;
 use crate::keyvalue::{InMemoryKeyValue, KeyValue};
+use crate::messaging::Messaging;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,6 +19,12 @@ use std::sync::Arc;
 pub enum Capability {
     /// `wasi:keyvalue` (store, atomics, batch).
     KeyValue(Arc<dyn KeyValue>),
+    /// `wasmcloud:messaging`: components publish through it (`consumer`)
+    /// and it delivers its subscriptions to components (`handler`).
+    Messaging(Arc<dyn Messaging>),
+    /// An HTTP server that hands requests to components
+    /// (`wasi:http/incoming-handler`).
+    HttpServer(Arc<dyn HttpListener>),
 }
 
 impl Capability {
@@ -24,6 +32,8 @@ impl Capability {
     pub fn package(&self) -> (&'static str, &'static str) {
         match self {
             Self::KeyValue(_) => ("wasi", "keyvalue"),
+            Self::Messaging(_) => ("wasmcloud", "messaging"),
+            Self::HttpServer(_) => ("wasi", "http"),
         }
     }
 }
@@ -60,6 +70,35 @@ pub enum Error {
     /// The backend could not be reached or refused.
     #[error("{0}")]
     Backend(String),
+}
+
+/// Something a provider keeps doing for a link (a subscription, a
+/// listener); dropping it stops that.
+pub struct Subscription {
+    cancel: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl Subscription {
+    /// A subscription that runs `cancel` when dropped.
+    pub fn new(cancel: impl FnOnce() + Send + Sync + 'static) -> Self {
+        Self {
+            cancel: Some(Box::new(cancel)),
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(cancel) = self.cancel.take() {
+            cancel();
+        }
+    }
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Subscription")
+    }
 }
 
 /// A provider kind the binary knows how to start.

@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 mod api;
+mod bind;
 mod identity;
 mod providers;
 mod scale;
@@ -143,6 +144,7 @@ impl HostBuilder {
             provider_kinds: self.provider_kinds,
             providers: RwLock::default(),
             links: RwLock::default(),
+            inbound: std::sync::Mutex::default(),
             deployments: RwLock::default(),
             runtime,
             cache,
@@ -164,6 +166,8 @@ pub struct Host {
     providers: RwLock<HashMap<String, providers::RunningProvider>>,
     /// The lattice's links, as last set.
     links: RwLock<Vec<LinkBinding>>,
+    /// Providers calling components here, by link.
+    inbound: std::sync::Mutex<bind::Inbound>,
     /// Where components started by `scale` came from.
     deployments: RwLock<HashMap<String, scale::Deployment>>,
     runtime: Runtime,
@@ -254,11 +258,17 @@ impl Host {
     pub fn stop_component(&self, id: &str) -> bool {
         // Where it came from goes with it, whoever started it.
         self.deployments_mut().remove(id);
-        self.components
+        let stopped = self
+            .components
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id)
-            .is_some()
+            .is_some();
+        if stopped {
+            // Providers stop calling it.
+            self.rebind();
+        }
+        stopped
     }
 
     /// Ids of the running components, sorted.

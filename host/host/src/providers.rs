@@ -66,6 +66,11 @@ pub struct LinkBinding {
     pub namespace: String,
     /// WIT package.
     pub package: String,
+    /// The link's interfaces (`consumer`, `handler`, …).
+    pub interfaces: Vec<String>,
+    /// The link's source config, its named configs merged in order
+    /// (`subscriptions` for messaging, `address` for HTTP servers).
+    pub source_config: BTreeMap<String, String>,
 }
 
 /// `wasmcloud+builtin://http-server` and friends name the same kinds as
@@ -163,38 +168,6 @@ impl Host {
     pub fn set_links(&self, links: Vec<LinkBinding>) {
         *self.links.write().unwrap_or_else(|p| p.into_inner()) = links;
         self.rebind();
-    }
-
-    /// Binds every component started by `scale` to what its links name
-    /// (nothing, if no link or the target is not running here).
-    pub(crate) fn rebind(&self) {
-        let links = self.links.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let scaled: Vec<String> = self
-            .deployments
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
-            .collect();
-        for id in scaled {
-            let Some(component) = self.component(&id) else {
-                continue;
-            };
-            // Links come oldest first; while a link moves, the newer wins.
-            let keyvalue = links
-                .iter()
-                .rev()
-                .filter(|l| {
-                    l.source == id
-                        && l.namespace == "wasi"
-                        && l.package == "keyvalue"
-                        && l.name == "default"
-                })
-                .find_map(|l| match self.provider(&l.target)?.capability {
-                    Capability::KeyValue(kv) => Some(kv),
-                });
-            component.set_keyvalue(keyvalue);
-        }
     }
 }
 

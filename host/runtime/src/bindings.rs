@@ -5,6 +5,7 @@ wasmtime::component::bindgen!({
     path: "../../wit",
     world: "weft:platform/host",
     imports: { default: async | trappable },
+    exports: { default: async },
     with: {
         "wasi:keyvalue/store.bucket": crate::keyvalue::Bucket,
     },

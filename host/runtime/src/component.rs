@@ -1,20 +1,22 @@
 //! A loaded component: compiled once, pre-instantiated once, with its limits
 //! and its current capability bindings.
 
+use crate::bindings::exports::wasmcloud::messaging::handler::GuestIndices;
 use crate::state::{State, linker};
-use crate::{CompileCache, Error, Origin, Runtime, config, keyvalue, logging};
+use crate::{CompileCache, Error, Origin, Runtime, config, keyvalue, logging, messaging};
 use arc_swap::ArcSwapOption;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{InstancePre, ResourceTable};
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::WasiHttpCtx;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use weft_capability::config::Config;
 use weft_capability::keyvalue::KeyValue;
+use weft_capability::messaging::Messaging;
 
 /// Per-component limits; every invocation runs under them.
 #[derive(Debug, Clone)]
@@ -67,6 +69,21 @@ impl ComponentSpec {
     }
 }
 
+/// Puts `new` in `slot` unless it holds that very binding already; returns
+/// whether it changed.
+fn replace_binding<T: ?Sized>(slot: &RwLock<Option<Arc<T>>>, new: Option<Arc<T>>) -> bool {
+    let mut current = slot.write().unwrap_or_else(|p| p.into_inner());
+    let same = match (&*current, &new) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    };
+    if !same {
+        *current = new;
+    }
+    !same
+}
+
 /// A reusable instance with the store it lives in.
 pub(crate) struct Pooled {
     pub(crate) store: Store<State>,
@@ -78,14 +95,21 @@ pub(crate) struct Pooled {
 pub struct Component {
     pub(crate) id: Arc<str>,
     pub(crate) runtime: Runtime,
-    pub(crate) pre: ProxyPre<State>,
+    /// Instantiates the component (every export).
+    pub(crate) pre: InstancePre<State>,
+    /// Set when it exports `wasi:http/incoming-handler`.
+    pub(crate) proxy: Option<ProxyPre<State>>,
+    /// Set when it exports `wasmcloud:messaging/handler`.
+    pub(crate) handler: Option<GuestIndices>,
     pub(crate) digest: String,
     pub(crate) origin: Origin,
     pub(crate) config: Config,
     pub(crate) limits: Limits,
     pub(crate) keyvalue: RwLock<Option<Arc<dyn KeyValue>>>,
-    /// Bumped by every `set_keyvalue`, so a reused store can tell cheaply
-    /// (one uncontended atomic read) whether its binding is stale.
+    pub(crate) messaging: RwLock<Option<Arc<dyn Messaging>>>,
+    /// Bumped by every `set_keyvalue` and `set_messaging`, so a reused store
+    /// can tell cheaply (one uncontended atomic read) whether its bindings
+    /// are stale.
     pub(crate) keyvalue_generation: AtomicU64,
     /// The concurrency limit; swapped whole when the component is rescaled
     /// (in-flight invocations finish on the permits they hold).
@@ -117,11 +141,15 @@ impl Component {
         let pre = linker
             .instantiate_pre(&compiled)
             .map_err(|e| link_err(format!("{e:#}")))?;
-        let pre = ProxyPre::new(pre).map_err(|e| {
-            link_err(format!(
-                "it does not export wasi:http/incoming-handler@0.2.x ({e:#}); only HTTP components can be served yet"
-            ))
-        })?;
+        let proxy = ProxyPre::new(pre.clone()).ok();
+        let handler = GuestIndices::new(&pre).ok();
+        if proxy.is_none() && handler.is_none() {
+            return Err(link_err(
+                "it exports neither wasi:http/incoming-handler@0.2.x nor \
+                 wasmcloud:messaging/handler@0.2.0, so nothing could call it"
+                    .into(),
+            ));
+        }
         let slots = ArcSwapOption::new(
             spec.limits
                 .max_concurrent
@@ -132,11 +160,14 @@ impl Component {
             id: spec.id.into(),
             runtime: runtime.clone(),
             pre,
+            proxy,
+            handler,
             digest: crate::cache::digest(wasm),
             origin,
             config: spec.config,
             limits: spec.limits,
             keyvalue: RwLock::new(spec.keyvalue),
+            messaging: RwLock::new(None),
             keyvalue_generation: AtomicU64::new(0),
             slots,
             max_concurrent,
@@ -188,31 +219,43 @@ impl Component {
     /// Setting the binding it already has changes nothing (reused instances
     /// keep their context).
     pub fn set_keyvalue(&self, backend: Option<Arc<dyn KeyValue>>) {
-        {
-            let mut current = self.keyvalue.write().unwrap_or_else(|p| p.into_inner());
-            let same = match (&*current, &backend) {
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                (None, None) => true,
-                _ => false,
-            };
-            if same {
-                return;
-            }
-            *current = backend;
+        if replace_binding(&self.keyvalue, backend) {
+            // After the write: a reader that sees the new generation sees
+            // the new binding (or a newer one).
+            self.keyvalue_generation.fetch_add(1, Ordering::Release);
         }
-        // After the write: a reader that sees the new generation sees the
-        // new binding (or a newer one).
-        self.keyvalue_generation.fetch_add(1, Ordering::Release);
     }
 
-    /// Points a store's `wasi:keyvalue` at the current binding if
-    /// `set_keyvalue` has been called since the store last looked.
+    /// Binds `wasmcloud:messaging/consumer` to `backend` (or unbinds it),
+    /// like [`Self::set_keyvalue`].
+    pub fn set_messaging(&self, backend: Option<Arc<dyn Messaging>>) {
+        if replace_binding(&self.messaging, backend) {
+            self.keyvalue_generation.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// Whether the component exports `wasi:http/incoming-handler`.
+    pub fn serves_http(&self) -> bool {
+        self.proxy.is_some()
+    }
+
+    /// Points a store's capability contexts at the current bindings if
+    /// `set_keyvalue`/`set_messaging` has been called since the store last
+    /// looked.
     pub(crate) fn refresh_keyvalue(&self, state: &mut State) {
         let current = self.keyvalue_generation.load(Ordering::Acquire);
         if state.keyvalue_generation != current {
             state.keyvalue = keyvalue::Ctx::new(self.id.clone(), self.keyvalue());
+            state.messaging = messaging::Ctx::new(self.id.clone(), self.messaging_backend());
             state.keyvalue_generation = current;
         }
+    }
+
+    fn messaging_backend(&self) -> Option<Arc<dyn Messaging>> {
+        self.messaging
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn keyvalue(&self) -> Option<Arc<dyn KeyValue>> {
@@ -234,6 +277,7 @@ impl Component {
             http: WasiHttpCtx::new(),
             keyvalue_generation: self.keyvalue_generation.load(Ordering::Acquire),
             keyvalue: keyvalue::Ctx::new(self.id.clone(), self.keyvalue()),
+            messaging: messaging::Ctx::new(self.id.clone(), self.messaging_backend()),
             config: config::Ctx::new(self.config.clone()),
             logging: logging::Ctx::new(self.id.clone()),
             limits,

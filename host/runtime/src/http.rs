@@ -71,7 +71,13 @@ impl Component {
             .filter(|max| uses.saturating_add(1) < *max);
         // Clone only what the task will use: every clone of a shared `Arc`
         // is a contended atomic on the hot path.
-        let instance = proxy.ok_or_else(|| self.pre.clone());
+        let Some(pre) = &self.proxy else {
+            return Err(bad(
+                "it does not export wasi:http/incoming-handler; link HTTP only to HTTP components"
+                    .into(),
+            ));
+        };
+        let instance = proxy.ok_or_else(|| pre.clone());
         let idle = keep.map(|_| self.idle.clone());
         // The guest runs in its own task so it can keep streaming the body
         // after the response head has been returned.

@@ -30,6 +30,7 @@ mod engine;
 mod http;
 pub mod keyvalue;
 pub mod logging;
+pub mod messaging;
 mod state;
 mod stubs;
 

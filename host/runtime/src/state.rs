@@ -1,6 +1,6 @@
 //! The data every store holds, and the linker that serves it.
 
-use crate::{config, keyvalue, logging};
+use crate::{config, keyvalue, logging, messaging};
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -17,6 +17,7 @@ pub struct State {
     pub(crate) keyvalue: keyvalue::Ctx,
     /// The component's keyvalue generation `keyvalue` was taken at.
     pub(crate) keyvalue_generation: u64,
+    pub(crate) messaging: messaging::Ctx,
     pub(crate) config: config::Ctx,
     pub(crate) logging: logging::Ctx,
     pub(crate) limits: StoreLimits,
@@ -83,6 +84,7 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<State>> {
         ctx: &mut s.keyvalue,
         table: &mut s.table,
     })?;
+    messaging::add_to_linker(&mut linker, |s| messaging::View { ctx: &s.messaging })?;
     config::add_to_linker(&mut linker, |s| config::View { ctx: &s.config })?;
     logging::add_to_linker(&mut linker, |s| logging::View { ctx: &s.logging })?;
     Ok(linker)

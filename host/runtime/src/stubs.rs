@@ -23,6 +23,7 @@ const PROVIDED: &[&str] = &[
     "wasi:keyvalue/",
     "wasi:config/",
     "wasi:logging/",
+    "wasmcloud:messaging/",
 ];
 
 /// Defines every import instance of `component` that Weft does not provide as traps.

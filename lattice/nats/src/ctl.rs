@@ -98,7 +98,33 @@ pub async fn serve(
     let group = wildcard.trim_end_matches(".>").to_owned();
     let sub = subscribe(&client, &wildcard, Some(group)).await?;
     tasks.push(tokio::spawn(pump(sub, ctx, Role::Queued)));
+    subscriptions_registered(&client).await;
     Ok(CtlServer { tasks })
+}
+
+/// Returns once the server has registered every subscription made so far on
+/// `client`: a message to ourselves comes back only after the server has
+/// processed what we sent before it. Without this, a request sent (by
+/// another connection) right after `serve` returns can reach the server
+/// before our subscriptions and go to another host, which ignores it.
+async fn subscriptions_registered(client: &Client) {
+    let inbox = client.new_inbox();
+    let probe = async {
+        let mut sub = client.subscribe(inbox.clone()).await.ok()?;
+        client
+            .publish(inbox.clone(), Vec::new().into())
+            .await
+            .ok()?;
+        sub.next().await
+    };
+    if tokio::time::timeout(Duration::from_secs(5), probe)
+        .await
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        tracing::warn!("could not confirm the control subscriptions with the NATS server");
+    }
 }
 
 /// Keeps the host's links in step with the lattice: applies them at once,
@@ -117,7 +143,7 @@ async fn follow_links(ctx: Arc<Ctx>) {
                         None => table.remove(&change.key),
                     };
                     if change.pending == 0 {
-                        ctx.apply_links(&table);
+                        ctx.apply_links(&table).await;
                     }
                 }
             }
@@ -467,21 +493,42 @@ impl Ctx {
 
     /// Hands the link table to the host, oldest write first: while a link
     /// moves, two links of a slot exist for a moment and the newer wins.
-    fn apply_links(&self, table: &BTreeMap<String, (u64, wire::Link)>) {
+    /// Hands the host the links, oldest write first, with their source
+    /// configs read from the lattice (a config that cannot be read counts
+    /// as empty, and is logged).
+    async fn apply_links(&self, table: &BTreeMap<String, (u64, wire::Link)>) {
         let mut links: Vec<&(u64, wire::Link)> = table.values().collect();
         links.sort_by_key(|(revision, _)| *revision);
-        self.host.set_links(
-            links
-                .into_iter()
-                .map(|(_, l)| weft_host::LinkBinding {
-                    source: l.source_id.clone(),
-                    target: l.target.clone(),
-                    name: l.name.clone(),
-                    namespace: l.wit_namespace.clone(),
-                    package: l.wit_package.clone(),
-                })
-                .collect(),
-        );
+        let mut configs: BTreeMap<&str, wire::StringMap> = BTreeMap::new();
+        let mut bindings = Vec::with_capacity(links.len());
+        for (_, l) in links {
+            let mut source_config = BTreeMap::new();
+            for name in &l.source_config {
+                if !configs.contains_key(name.as_str()) {
+                    let values = match self.state.config(name).await {
+                        Ok(values) => values.unwrap_or_default(),
+                        Err(e) => {
+                            tracing::warn!("cannot read config `{name}` of a link: {e}");
+                            wire::StringMap::default()
+                        }
+                    };
+                    configs.insert(name, values);
+                }
+                if let Some(values) = configs.get(name.as_str()) {
+                    source_config.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+            }
+            bindings.push(weft_host::LinkBinding {
+                source: l.source_id.clone(),
+                target: l.target.clone(),
+                name: l.name.clone(),
+                namespace: l.wit_namespace.clone(),
+                package: l.wit_package.clone(),
+                interfaces: l.interfaces.clone(),
+                source_config,
+            });
+        }
+        self.host.set_links(bindings);
     }
 
     async fn labels_changed(&self) -> Vec<u8> {

@@ -17,9 +17,11 @@
 //! ```
 #![deny(missing_docs)]
 
+mod kind;
 mod router;
 mod server;
 
+pub use kind::HttpServerKind;
 pub use router::{Route, Router};
 pub use server::{HttpServer, HttpServerConfig};
 

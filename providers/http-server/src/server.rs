@@ -43,11 +43,19 @@ pub struct HttpServer {
 impl HttpServer {
     /// Binds `config.address` and serves `router` until dropped.
     pub async fn bind(config: HttpServerConfig, router: Arc<Router>) -> Result<Self, Error> {
+        Self::bind_now(config, router)
+    }
+
+    /// Like [`Self::bind`], for callers that are not async; must run inside
+    /// a tokio runtime.
+    pub fn bind_now(config: HttpServerConfig, router: Arc<Router>) -> Result<Self, Error> {
         let bind_err = |source| Error::Bind {
             address: config.address,
             source,
         };
-        let listener = TcpListener::bind(config.address).await.map_err(bind_err)?;
+        let listener = std::net::TcpListener::bind(config.address).map_err(bind_err)?;
+        listener.set_nonblocking(true).map_err(bind_err)?;
+        let listener = TcpListener::from_std(listener).map_err(bind_err)?;
         let local_addr = listener.local_addr().map_err(bind_err)?;
         let max_body = config.max_body_bytes;
         let task = tokio::spawn(accept_loop(listener, router, max_body));

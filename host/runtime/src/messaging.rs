@@ -1,0 +1,168 @@
+//! `wasmcloud:messaging@0.2.0` for guests: the `consumer` import (publish,
+//! request) delegating to an `Arc<dyn capability::messaging::Messaging>`,
+//! and delivery of messages to a component's `handler` export.
+
+use crate::bindings::wasmcloud::messaging::{consumer, types};
+use crate::component::Component;
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::{HasData, Linker};
+use weft_capability::messaging::{Message, MessageHandler, Messaging};
+
+/// The longest a guest's `request` may wait, whatever timeout it asks for.
+pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Per-store messaging state: the broker the component's link points at
+/// (`None`: not linked, every call fails with a message saying so).
+#[derive(Clone, Default)]
+pub struct Ctx {
+    backend: Option<Arc<dyn Messaging>>,
+    component: Arc<str>,
+}
+
+impl Ctx {
+    /// State for `component`, bound to `backend` (or to nothing).
+    pub fn new(component: Arc<str>, backend: Option<Arc<dyn Messaging>>) -> Self {
+        Self { backend, component }
+    }
+
+    fn backend(&self) -> Result<&Arc<dyn Messaging>, String> {
+        self.backend.as_ref().ok_or_else(|| {
+            format!(
+                "wasmcloud:messaging is not linked for component `{}`; link it to a messaging provider",
+                self.component
+            )
+        })
+    }
+}
+
+/// What a store lends the messaging host functions for one call.
+pub struct View<'a> {
+    /// The messaging state.
+    pub ctx: &'a Ctx,
+}
+
+struct HasMessaging;
+
+impl HasData for HasMessaging {
+    type Data<'a> = View<'a>;
+}
+
+/// Adds `wasmcloud:messaging/consumer` (and its types) to `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> View<'_>,
+) -> wasmtime::Result<()> {
+    types::add_to_linker::<_, HasMessaging>(linker, get)?;
+    consumer::add_to_linker::<_, HasMessaging>(linker, get)
+}
+
+impl types::Host for View<'_> {}
+
+impl consumer::Host for View<'_> {
+    async fn request(
+        &mut self,
+        subject: String,
+        body: Vec<u8>,
+        timeout_ms: u32,
+    ) -> wasmtime::Result<Result<types::BrokerMessage, String>> {
+        let backend = match self.ctx.backend() {
+            Ok(b) => b,
+            Err(e) => return Ok(Err(e)),
+        };
+        let timeout = Duration::from_millis(u64::from(timeout_ms)).min(MAX_REQUEST_TIMEOUT);
+        Ok(backend
+            .request(&subject, body.into(), timeout)
+            .await
+            .map(to_guest)
+            .map_err(|e| e.to_string()))
+    }
+
+    async fn publish(&mut self, msg: types::BrokerMessage) -> wasmtime::Result<Result<(), String>> {
+        let backend = match self.ctx.backend() {
+            Ok(b) => b,
+            Err(e) => return Ok(Err(e)),
+        };
+        let message = Message {
+            subject: msg.subject,
+            body: msg.body.into(),
+            reply_to: msg.reply_to,
+        };
+        Ok(backend.publish(message).await.map_err(|e| e.to_string()))
+    }
+}
+
+fn to_guest(m: Message) -> types::BrokerMessage {
+    types::BrokerMessage {
+        subject: m.subject,
+        body: m.body.into(),
+        reply_to: m.reply_to,
+    }
+}
+
+#[async_trait]
+impl MessageHandler for Component {
+    /// Runs the component's `handle-message` on a fresh instance, under its
+    /// limits (deadline, memory, concurrency).
+    async fn handle_message(&self, message: Message) -> Result<(), String> {
+        let Some(indices) = &self.handler else {
+            return Err(format!(
+                "component `{}` does not export wasmcloud:messaging/handler",
+                self.id
+            ));
+        };
+        let slots = self.slots.load().as_ref().map(Arc::clone);
+        let _permit = match slots {
+            Some(slots) => Some(
+                slots
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| format!("component `{}` is stopping", self.id))?,
+            ),
+            None => None,
+        };
+        let mut store = self.new_store();
+        let instance =
+            self.pre.instantiate_async(&mut store).await.map_err(|e| {
+                format!("component `{}`: no instance could be created: {e}", self.id)
+            })?;
+        let guest = indices
+            .load(&mut store, &instance)
+            .map_err(|e| format!("component `{}`: {e}", self.id))?;
+        let result = guest
+            .call_handle_message(&mut store, &to_guest(message))
+            .await;
+        match result {
+            Ok(r) => r,
+            Err(e) => Err(self.classify_trap(e)),
+        }
+    }
+}
+
+impl Component {
+    /// Describes a failed `handle-message` call for the caller and the log.
+    fn classify_trap(&self, e: wasmtime::Error) -> String {
+        if matches!(
+            e.downcast_ref::<wasmtime::Trap>(),
+            Some(wasmtime::Trap::Interrupt)
+        ) {
+            return format!(
+                "component `{}` ran past its deadline and was stopped",
+                self.id
+            );
+        }
+        let reason = format!("{e:?}");
+        tracing::warn!(component = %self.id, "handle-message failed: {reason}");
+        format!(
+            "component `{}` trapped: {}",
+            self.id,
+            reason.lines().next().unwrap_or_default()
+        )
+    }
+
+    /// Whether the component exports `wasmcloud:messaging/handler`.
+    pub fn handles_messages(&self) -> bool {
+        self.handler.is_some()
+    }
+}

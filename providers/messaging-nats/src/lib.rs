@@ -1,0 +1,170 @@
+//! `builtin:messaging-nats`: `wasmcloud:messaging` on NATS core.
+//!
+//! Components publish and send requests through a [`NatsMessaging`]; the
+//! subscriptions of links from the provider to a component deliver each
+//! message to the component's `handler` export, in a queue group so that a
+//! component running on several hosts gets each message once.
+#![deny(missing_docs)]
+
+use async_nats::{Client, RequestErrorKind};
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use weft_capability::messaging::{
+    Error, Message, MessageHandler, Messaging, Subscription, check_publish_subject,
+    check_subscribe_subject,
+};
+use weft_capability::provider::{self, Capability, ProviderKind, only_keys};
+
+/// A NATS connection components publish, request and subscribe through.
+#[derive(Clone)]
+pub struct NatsMessaging {
+    client: Client,
+}
+
+impl NatsMessaging {
+    /// Messaging on an open connection.
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    fn check_size(&self, size: usize) -> Result<(), Error> {
+        let max = self.client.server_info().max_payload;
+        if max > 0 && size > max {
+            return Err(Error::TooLarge { size, max });
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Messaging for NatsMessaging {
+    async fn publish(&self, message: Message) -> Result<(), Error> {
+        check_publish_subject(&message.subject)?;
+        self.check_size(message.body.len())?;
+        let result = match message.reply_to {
+            Some(reply) => {
+                self.client
+                    .publish_with_reply(message.subject, reply, message.body)
+                    .await
+            }
+            None => self.client.publish(message.subject, message.body).await,
+        };
+        result.map_err(|e| Error::Backend(e.to_string()))
+    }
+
+    async fn request(
+        &self,
+        subject: &str,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<Message, Error> {
+        check_publish_subject(subject)?;
+        let body_len = body.len();
+        self.check_size(body_len)?;
+        let request = async_nats::Request::new()
+            .payload(body)
+            .timeout(Some(timeout));
+        match self.client.send_request(subject.to_owned(), request).await {
+            Ok(reply) => Ok(Message {
+                subject: reply.subject.to_string(),
+                body: reply.payload,
+                reply_to: reply.reply.map(|r| r.to_string()),
+            }),
+            Err(e) => Err(match e.kind() {
+                RequestErrorKind::NoResponders => Error::NoResponders(subject.to_owned()),
+                RequestErrorKind::TimedOut => Error::TimedOut {
+                    subject: subject.to_owned(),
+                    timeout,
+                },
+                RequestErrorKind::InvalidSubject => Error::BadSubject(subject.to_owned()),
+                RequestErrorKind::MaxPayloadExceeded => Error::TooLarge {
+                    size: body_len,
+                    max: self.client.server_info().max_payload,
+                },
+                _ => Error::Backend(e.to_string()),
+            }),
+        }
+    }
+
+    fn subscribe(
+        &self,
+        subjects: &[String],
+        queue_group: Option<&str>,
+        handler: Arc<dyn MessageHandler>,
+    ) -> Result<Subscription, Error> {
+        for subject in subjects {
+            check_subscribe_subject(subject)?;
+        }
+        let client = self.client.clone();
+        let subjects = subjects.to_vec();
+        let group = queue_group.map(str::to_owned);
+        let task = tokio::spawn(async move {
+            let mut streams = Vec::with_capacity(subjects.len());
+            for subject in &subjects {
+                let sub = match &group {
+                    Some(g) => client.queue_subscribe(subject.clone(), g.clone()).await,
+                    None => client.subscribe(subject.clone()).await,
+                };
+                match sub {
+                    Ok(s) => streams.push(s),
+                    Err(e) => tracing::warn!("cannot subscribe to `{subject}`: {e}"),
+                }
+            }
+            let mut messages = futures::stream::select_all(streams);
+            while let Some(msg) = messages.next().await {
+                let handler = handler.clone();
+                let message = Message {
+                    subject: msg.subject.to_string(),
+                    body: msg.payload,
+                    reply_to: msg.reply.map(|r| r.to_string()),
+                };
+                // Messages are handled concurrently, each under the
+                // component's own limits.
+                tokio::spawn(async move {
+                    let subject = message.subject.clone();
+                    if let Err(reason) = handler.handle_message(message).await {
+                        tracing::warn!(%subject, "message handler failed: {reason}");
+                    }
+                });
+            }
+        });
+        Ok(Subscription::new(move || task.abort()))
+    }
+}
+
+/// The provider kind; config keys: `url` (the NATS server, `nats://…`;
+/// defaults to the one given to [`NatsMessagingKind::new`]).
+#[derive(Debug, Default)]
+pub struct NatsMessagingKind {
+    default_url: Option<String>,
+}
+
+impl NatsMessagingKind {
+    /// A kind whose instances connect to `default_url` unless their config
+    /// says `url`.
+    pub fn new(default_url: Option<String>) -> Self {
+        Self { default_url }
+    }
+}
+
+#[async_trait]
+impl ProviderKind for NatsMessagingKind {
+    async fn start(
+        &self,
+        config: &BTreeMap<String, String>,
+    ) -> Result<Capability, provider::Error> {
+        only_keys(config, &["url"])?;
+        let url = config
+            .get("url")
+            .or(self.default_url.as_ref())
+            .ok_or_else(|| provider::Error::MissingKey("url".into()))?;
+        let client = async_nats::connect(url.as_str()).await.map_err(|e| {
+            provider::Error::Backend(format!("could not connect to NATS at {url}: {e}"))
+        })?;
+        Ok(Capability::Messaging(Arc::new(NatsMessaging::new(client))))
+    }
+}

@@ -1,0 +1,111 @@
+//! A lattice host for tests: a real `Host` with every builtin provider kind,
+//! answering the control protocol on a real nats-server.
+// Each test binary uses part of this module.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+use weft_capability::provider::InMemoryKeyValueKind;
+use weft_host::{Host, HostBuilder};
+use weft_http_server::HttpServerKind;
+use weft_keyvalue_nats::NatsKeyValueKind;
+use weft_keyvalue_redis::RedisKeyValueKind;
+use weft_lattice_nats::{CtlServer, Endpoints, Events, LatticeState, NatsAuth, connect, ctl};
+use weft_lattice_protocol::Subjects;
+use weft_lattice_protocol::wire::{Link, StartProvider};
+use weft_messaging_nats::NatsMessagingKind;
+use weft_tests::guests;
+
+/// A host on the lattice; stops answering when dropped.
+pub struct LatticeHost {
+    /// The host.
+    pub host: Arc<Host>,
+    _ctl: CtlServer,
+    beat: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for LatticeHost {
+    fn drop(&mut self) {
+        self.beat.abort();
+    }
+}
+
+/// Starts a host on lattice `lattice` of the nats-server at `url`, with
+/// `labels`, file refs allowed and a fast heartbeat.
+pub async fn start_host(
+    url: &str,
+    lattice: &str,
+    labels: &[(&str, &str)],
+) -> anyhow::Result<LatticeHost> {
+    let mut builder = HostBuilder::new()
+        .with_cache_dir(guests::cache_dir())
+        .with_file_refs(true)
+        .with_provider_kind("builtin:keyvalue-memory", Arc::new(InMemoryKeyValueKind))
+        .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind))
+        .with_provider_kind("builtin:keyvalue-nats", Arc::new(NatsKeyValueKind))
+        .with_provider_kind("builtin:http-server", Arc::new(HttpServerKind))
+        .with_provider_kind(
+            "builtin:messaging-nats",
+            Arc::new(NatsMessagingKind::new(Some(url.to_owned()))),
+        );
+    for (k, v) in labels {
+        builder = builder.with_label(*k, *v)?;
+    }
+    let host = Arc::new(builder.build()?);
+    let subjects = Subjects::new("wasmbus.ctl", lattice)?;
+    let client = connect(url, &NatsAuth::None, "test-host", Duration::from_secs(5)).await?;
+    let events = Events::new(client.clone(), subjects.clone(), host.id());
+    let endpoints = Endpoints {
+        lattice: lattice.into(),
+        ctl_host: url.into(),
+        rpc_host: url.into(),
+    };
+    let state = LatticeState::open(client.clone(), lattice).await?;
+    let ctl = ctl::serve(
+        client,
+        subjects,
+        host.clone(),
+        endpoints,
+        events.clone(),
+        state,
+    )
+    .await?;
+    let beat = events.heartbeat(host.clone(), Duration::from_millis(200));
+    Ok(LatticeHost {
+        host,
+        _ctl: ctl,
+        beat,
+    })
+}
+
+/// A `provider.start` body.
+pub fn provider(id: &str, reference: &str, config: &[&str]) -> StartProvider {
+    StartProvider {
+        provider_id: id.into(),
+        provider_ref: reference.into(),
+        host_id: String::new(),
+        config: config.iter().map(|c| c.to_string()).collect(),
+        annotations: None,
+    }
+}
+
+/// A `link.put` body (link name `default`, no target config).
+pub fn link(
+    source: &str,
+    target: &str,
+    package: &str,
+    interfaces: &[&str],
+    source_config: &[&str],
+) -> Link {
+    let (namespace, package) = package.split_once(':').unwrap_or(("wasi", package));
+    Link {
+        source_id: source.into(),
+        target: target.into(),
+        name: "default".into(),
+        wit_namespace: namespace.into(),
+        wit_package: package.into(),
+        interfaces: interfaces.iter().map(|i| i.to_string()).collect(),
+        source_config: source_config.iter().map(|c| c.to_string()).collect(),
+        target_config: vec![],
+    }
+}
