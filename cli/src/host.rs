@@ -27,7 +27,8 @@ Examples:
   weft host --nats tls://nats.example.com:4222 --nats-creds ~/.nats/weft.creds
 
 The host answers wasmCloud's wasmbus.ctl.v1 control protocol, so `wash get hosts`
-and `wash get inventory` work against it. Ctrl-C or SIGTERM stops it gracefully.";
+and `wash get inventory` work against it. Ctrl-C or SIGTERM stops it gracefully:
+listeners close, calls in flight finish (up to --drain), `host_stopped` goes out.";
 
 /// `weft host` arguments.
 #[derive(Debug, Args)]
@@ -50,6 +51,11 @@ pub struct HostArgs {
     /// Where compiled components are cached (default: the user's cache dir).
     #[arg(long, value_name = "DIR", env = "WEFT_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// On SIGTERM, Ctrl-C or `host.stop`: how long invocations in flight may
+    /// take to finish before the host exits anyway (`host.stop` may say).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub drain: Duration,
 
     /// Let `weft start component file:///…` run local files on this host
     /// (off by default: anyone on the lattice could make it read them).
@@ -127,24 +133,33 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
         redact(&lattice.nats)
     );
 
-    let reason = tokio::select! {
-        _ = wait_for_shutdown() => "signal",
-        _ = host.stop_requested() => "host.stop request",
+    let (reason, drain) = tokio::select! {
+        _ = wait_for_shutdown() => ("signal", None),
+        drain = host.stop_requested() => ("host.stop request", drain),
     };
-    tracing::info!("stopping ({reason})");
-    // Stop taking new work first, then say goodbye.
+    let drain = drain.unwrap_or(args.drain);
+    tracing::info!("stopping ({reason}); draining for up to {drain:?}");
+    // Stop taking new work first, let what runs finish, then say goodbye.
     drop(server);
     heartbeat.abort();
+    let unfinished = host.drain(drain).await;
+    if unfinished > 0 {
+        tracing::warn!(
+            "{unfinished} invocations were still running after {drain:?}; stopping anyway"
+        );
+    }
     events
         .publish(
             EventName::HostStopped,
             &json!({ "labels": host.info().labels, "reason": reason }),
         )
         .await;
-    client
-        .flush()
-        .await
-        .context("could not flush the last events to NATS")?;
+    // With NATS gone the last event cannot be delivered; do not wait for ever.
+    match tokio::time::timeout(Duration::from_secs(2), client.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!("could not flush the last events to NATS: {e}"),
+        Err(_) => tracing::warn!("NATS did not take the last events within 2 s"),
+    }
     println!("Host {} stopped.", info.id);
     Ok(())
 }

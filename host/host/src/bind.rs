@@ -114,6 +114,9 @@ impl Host {
             wanted.insert(key, (provider.capability, component, link));
         }
 
+        if self.draining.load(std::sync::atomic::Ordering::Acquire) {
+            wanted.clear();
+        }
         let mut inbound = self.inbound.lock().unwrap_or_else(|p| p.into_inner());
         inbound.retain(|key, _| wanted.contains_key(key));
         for (key, (capability, component, link)) in wanted {

@@ -28,6 +28,7 @@ pub use scale::{ScaleError, ScaleRequest, Scaled};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -145,6 +146,7 @@ impl HostBuilder {
             providers: RwLock::default(),
             links: RwLock::default(),
             inbound: std::sync::Mutex::default(),
+            draining: AtomicBool::new(false),
             deployments: RwLock::default(),
             runtime,
             cache,
@@ -168,6 +170,8 @@ pub struct Host {
     links: RwLock<Vec<LinkBinding>>,
     /// Providers calling components here, by link.
     inbound: std::sync::Mutex<bind::Inbound>,
+    /// Set by [`Host::drain`]: no inbound binding starts again.
+    draining: AtomicBool,
     /// Where components started by `scale` came from.
     deployments: RwLock<HashMap<String, scale::Deployment>>,
     runtime: Runtime,
@@ -292,6 +296,32 @@ impl Host {
     /// The host's lattice-unique id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Stops taking work and waits (at most `within`) for the invocations
+    /// in flight to finish: HTTP listeners stop accepting and subscriptions
+    /// end, so providers call no component any more. Returns how many
+    /// invocations were still running when it gave up (0: all finished).
+    pub async fn drain(&self, within: Duration) -> usize {
+        self.draining.store(true, Ordering::Release);
+        self.inbound
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        let deadline = Instant::now() + within;
+        loop {
+            let running: usize = self
+                .components
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .map(|c| c.in_flight())
+                .sum();
+            if running == 0 || Instant::now() >= deadline {
+                return running;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Resolves when a stop has been requested (by [`HostApi::request_stop`]),

@@ -5,7 +5,7 @@ use crate::bindings::exports::wasmcloud::messaging::handler::GuestIndices;
 use crate::state::{State, linker};
 use crate::{CompileCache, Error, Origin, Runtime, config, keyvalue, logging, messaging};
 use arc_swap::ArcSwapOption;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -117,6 +117,17 @@ pub struct Component {
     /// The current limit, for reports.
     pub(crate) max_concurrent: AtomicU32,
     pub(crate) idle: Arc<Mutex<Vec<Pooled>>>,
+    /// Invocations running now (until their response head, for HTTP).
+    pub(crate) in_flight: AtomicUsize,
+}
+
+/// Counts one invocation as running while it lives.
+pub(crate) struct Active<'a>(&'a AtomicUsize);
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
 }
 
 impl Component {
@@ -172,6 +183,7 @@ impl Component {
             slots,
             max_concurrent,
             idle: Arc::new(Mutex::new(Vec::new())),
+            in_flight: AtomicUsize::new(0),
         })
     }
 
@@ -232,6 +244,17 @@ impl Component {
         if replace_binding(&self.messaging, backend) {
             self.keyvalue_generation.fetch_add(1, Ordering::Release);
         }
+    }
+
+    /// Invocations running now; a host drains them before it stops.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Marks an invocation as running until the guard is dropped.
+    pub(crate) fn active(&self) -> Active<'_> {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        Active(&self.in_flight)
     }
 
     /// Whether the component exports `wasi:http/incoming-handler`.

@@ -14,6 +14,7 @@ use weft_capability::http::{Body, BodyError, Error, IncomingHandler};
 #[async_trait]
 impl IncomingHandler for Component {
     async fn handle(&self, request: http::Request<Body>) -> Result<http::Response<Body>, Error> {
+        let _active = self.active();
         // Without a limit (the common case) no shared reference count is
         // touched; the guard is dropped before any await.
         let slots = self.slots.load().as_ref().map(Arc::clone);

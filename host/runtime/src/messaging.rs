@@ -106,6 +106,7 @@ impl MessageHandler for Component {
     /// Runs the component's `handle-message` on a fresh instance, under its
     /// limits (deadline, memory, concurrency).
     async fn handle_message(&self, message: Message) -> Result<(), String> {
+        let _active = self.active();
         let Some(indices) = &self.handler else {
             return Err(format!(
                 "component `{}` does not export wasmcloud:messaging/handler",

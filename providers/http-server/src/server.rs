@@ -13,7 +13,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 use weft_capability::http::{Body, BodyError, Error as HandlerError};
 
 /// Where and how to listen.
@@ -34,10 +34,11 @@ impl Default for HttpServerConfig {
     }
 }
 
-/// A running listener. Dropping it stops accepting and closes its connections.
+/// A running listener. Dropping it stops accepting at once; requests in
+/// flight are answered, then their connections close (graceful shutdown).
 pub struct HttpServer {
     local_addr: SocketAddr,
-    task: JoinHandle<()>,
+    stop: watch::Sender<bool>,
 }
 
 impl HttpServer {
@@ -58,8 +59,9 @@ impl HttpServer {
         let listener = TcpListener::from_std(listener).map_err(bind_err)?;
         let local_addr = listener.local_addr().map_err(bind_err)?;
         let max_body = config.max_body_bytes;
-        let task = tokio::spawn(accept_loop(listener, router, max_body));
-        Ok(Self { local_addr, task })
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(accept_loop(listener, router, max_body, stopped));
+        Ok(Self { local_addr, stop })
     }
 
     /// The address actually bound (useful with port 0).
@@ -70,14 +72,28 @@ impl HttpServer {
 
 impl Drop for HttpServer {
     fn drop(&mut self) {
-        self.task.abort();
+        self.stop.send_replace(true);
     }
 }
 
-async fn accept_loop(listener: TcpListener, router: Arc<Router>, max_body: usize) {
-    let mut connections = tokio::task::JoinSet::new();
+/// Resolves once the server is told to stop (or its handle is gone).
+async fn stopping(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    router: Arc<Router>,
+    max_body: usize,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            biased;
+            () = stopping(&mut stop) => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors and the like: back off, keep serving.
@@ -88,9 +104,8 @@ async fn accept_loop(listener: TcpListener, router: Arc<Router>, max_body: usize
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
-        // Reap finished connections so the set does not grow without bound.
-        while connections.try_join_next().is_some() {}
-        connections.spawn(async move {
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
             let service = service_fn(move |req: http::Request<Incoming>| {
                 // Pick before the future: it then owns only the route.
                 let host = req
@@ -100,11 +115,19 @@ async fn accept_loop(listener: TcpListener, router: Arc<Router>, max_body: usize
                 let route = router.pick(host, req.uri().path());
                 serve(route, max_body, req)
             });
-            if let Err(e) = http1::Builder::new()
+            let connection = http1::Builder::new()
                 .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+                .serve_connection(TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = stopping(&mut stop) => {
+                    // Finish the request in flight, then close.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
         });

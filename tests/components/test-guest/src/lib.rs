@@ -13,6 +13,7 @@
 //! | `/count` | increments `count` in keyvalue, returns the value |
 //! | `/state` | increments a counter in guest memory (shows instance reuse) |
 //! | `/echo` | returns the request body |
+//! | `/sleep/MS` | waits MS milliseconds (wasi:clocks), then 200 "slept" |
 
 wit_bindgen::generate!({
     path: "../../../wit",
@@ -92,6 +93,11 @@ impl wasip2::exports::http::incoming_handler::Guest for TestGuest {
                 Some(body) => reply(out, 200, &body),
                 None => reply(out, 400, b"could not read the body"),
             },
+            p if p.starts_with("/sleep/") => {
+                let ms: u64 = p["/sleep/".len()..].parse().unwrap_or(0);
+                wasip2::clocks::monotonic_clock::subscribe_duration(ms * 1_000_000).block();
+                reply(out, 200, b"slept");
+            }
             p if p.starts_with("/config/") => match config::get(&p["/config/".len()..]) {
                 Ok(Some(v)) => reply(out, 200, v.as_bytes()),
                 Ok(None) => reply(out, 404, b"unset"),
