@@ -3,9 +3,11 @@
 //! ```text
 //! ./scripts/build-guests --release
 //! cargo run --release -p weft-bench -- http --seconds 5
+//! cargo run --release -p weft-bench -- lattice --seconds 3
 //! ```
 
 mod bare;
+mod lattice;
 mod load;
 
 use anyhow::Context;
@@ -32,6 +34,9 @@ struct Cli {
 enum Scenario {
     /// HTTP hello-world throughput: weft (fresh, reuse) vs the bare wasmtime-wasi-http loop.
     Http(HttpArgs),
+    /// Lattice: pingpong round trip vs raw NATS request/reply, and
+    /// keyvalue per HTTP request with memory vs Redis vs NATS KV.
+    Lattice(lattice::LatticeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -64,6 +69,7 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(async {
         match cli.scenario {
             Scenario::Http(args) => http(args).await,
+            Scenario::Lattice(args) => lattice::run(args).await,
         }
     })
 }

@@ -7,6 +7,7 @@ mod component;
 mod ctl;
 mod host;
 mod lattice;
+mod msg;
 mod run;
 mod units;
 
@@ -50,6 +51,9 @@ enum Command {
     /// Set or remove a host's labels.
     #[command(after_help = ctl::EXAMPLES)]
     Label(ctl::LabelArgs),
+    /// Send a message on the lattice's NATS (to messaging components).
+    #[command(after_help = msg::EXAMPLES)]
+    Msg(msg::MsgArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
             Command::Config(args) => ctl::config(args).await,
             Command::Link(args) => ctl::link(args).await,
             Command::Label(args) => ctl::label(args).await,
+            Command::Msg(args) => msg::msg(args).await,
         }
     });
     match result {
