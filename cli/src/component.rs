@@ -49,7 +49,7 @@ enum StartWhat {
         host: Option<String>,
     },
     /// Start provider REF as ID: `builtin:keyvalue-memory`, `builtin:keyvalue-redis`,
-    /// `builtin:keyvalue-nats`, `builtin:messaging-nats`, `builtin:http-server`.
+    /// `builtin:keyvalue-nats`, `builtin:messaging-nats`, `builtin:http-server`, `builtin:http-client`.
     Provider {
         /// The provider kind.
         provider_ref: String,

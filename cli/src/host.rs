@@ -11,10 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use weft_capability::provider::InMemoryKeyValueKind;
 use weft_host::{HostApi, HostBuilder};
+use weft_http_client::HttpClientKind;
 use weft_http_server::HttpServerKind;
 use weft_keyvalue_nats::NatsKeyValueKind;
 use weft_keyvalue_redis::RedisKeyValueKind;
-use weft_lattice_nats::{Endpoints, Events, LatticeState, ctl};
+use weft_lattice_nats::{Endpoints, Events, LatticeState, NatsRemoteCalls, ctl};
 use weft_lattice_protocol::EventName;
 use weft_messaging_nats::NatsMessagingKind;
 
@@ -73,6 +74,7 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
         .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind))
         .with_provider_kind("builtin:keyvalue-nats", Arc::new(NatsKeyValueKind))
         .with_provider_kind("builtin:http-server", Arc::new(HttpServerKind))
+        .with_provider_kind("builtin:http-client", Arc::new(HttpClientKind))
         // Without a `url` in its config, messaging uses the lattice's NATS
         // server (anonymously; give `url` when that needs credentials).
         .with_provider_kind(
@@ -90,8 +92,11 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
             .with_label(k, v)
             .with_context(|| format!("--label {k}={v}"))?;
     }
-    let host = Arc::new(builder.build()?);
-    let client = lattice.connect(&format!("weft-host {}", host.id())).await?;
+    // Bad flags are reported before anything connects.
+    let client = lattice.connect("weft-host").await?;
+    // Links to components on other hosts call them over the lattice.
+    let remote = NatsRemoteCalls::new(client.clone(), subjects.clone());
+    let host = Arc::new(builder.with_remote_calls(Arc::new(remote)).build()?);
     let events = Events::new(client.clone(), subjects.clone(), host.id());
     let endpoints = Endpoints {
         lattice: lattice.lattice.clone(),

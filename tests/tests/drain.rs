@@ -24,6 +24,7 @@ async fn drain_finishes_requests_in_flight_and_stops_listening() -> anyhow::Resu
         max_instances: 4,
         allow_update: false,
         annotations: BTreeMap::new(),
+        config: BTreeMap::new(),
         max_memory: None,
         timeout: None,
     })
@@ -44,6 +45,7 @@ async fn drain_finishes_requests_in_flight_and_stops_listening() -> anyhow::Resu
         package: "http".into(),
         interfaces: vec!["incoming-handler".into()],
         source_config: BTreeMap::from([("address".into(), addr.to_string())]),
+        target_config: BTreeMap::new(),
     }]);
     net::wait_for_port(addr, Duration::from_secs(20)).await?;
 

@@ -18,10 +18,16 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("weft-http-server", &["weft-capability"][..]),
         ("weft-keyvalue-nats", &["weft-capability"][..]),
         ("weft-messaging-nats", &["weft-capability"][..]),
+        ("weft-http-client", &["weft-capability"][..]),
         ("weft-lattice-protocol", &[][..]),
         (
             "weft-lattice-nats",
-            &["weft-host", "weft-lattice-protocol", "weft-keyvalue-nats"][..],
+            &[
+                "weft-capability",
+                "weft-host",
+                "weft-lattice-protocol",
+                "weft-keyvalue-nats",
+            ][..],
         ),
         ("weft-lattice-client", &["weft-lattice-protocol"][..]),
         ("weft-tests", &[][..]),

@@ -18,9 +18,11 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod call;
 pub mod config;
 pub mod conformance;
 pub mod http;
+pub mod http_client;
 pub mod keyvalue;
 pub mod messaging;
 pub mod provider;

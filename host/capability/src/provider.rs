@@ -7,6 +7,7 @@
 //! capability components linked to the instance will call.
 
 use crate::http::HttpListener;
+use crate::http_client::HttpClientProvider;
 use crate::keyvalue::{InMemoryKeyValue, KeyValue};
 use crate::messaging::Messaging;
 use async_trait::async_trait;
@@ -25,6 +26,9 @@ pub enum Capability {
     /// An HTTP server that hands requests to components
     /// (`wasi:http/incoming-handler`).
     HttpServer(Arc<dyn HttpListener>),
+    /// An HTTP client components send requests through
+    /// (`wasi:http/outgoing-handler`), one policy per link.
+    HttpClient(Arc<dyn HttpClientProvider>),
 }
 
 impl Capability {
@@ -33,7 +37,7 @@ impl Capability {
         match self {
             Self::KeyValue(_) => ("wasi", "keyvalue"),
             Self::Messaging(_) => ("wasmcloud", "messaging"),
-            Self::HttpServer(_) => ("wasi", "http"),
+            Self::HttpServer(_) | Self::HttpClient(_) => ("wasi", "http"),
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::{
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::time::Duration;
+use weft_capability::call::{self, Call};
 
 /// Who the host is and how long it has run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +116,10 @@ pub trait HostApi: Send + Sync + 'static {
     /// Replaces the lattice's links; the next call of every component goes
     /// where they now say.
     fn set_links(&self, links: Vec<LinkBinding>);
+
+    /// Runs a call that came from a component on another host: `call.target`
+    /// must run here; arguments and results are WAVE text.
+    async fn invoke(&self, call: Call) -> Result<Vec<String>, call::Error>;
 }
 
 #[async_trait]
@@ -208,6 +213,19 @@ impl HostApi for Host {
 
     fn set_links(&self, links: Vec<LinkBinding>) {
         Host::set_links(self, links);
+    }
+
+    async fn invoke(&self, call: Call) -> Result<Vec<String>, call::Error> {
+        let Some(component) = self.component(&call.target) else {
+            return Err(call::Error::Failed(format!(
+                "component `{}` is not running on host {}",
+                call.target, self.id
+            )));
+        };
+        component
+            .call_export_wave(&call.interface, &call.function, &call.args, call.timeout)
+            .await
+            .map_err(|e| call::Error::Failed(e.to_string()))
     }
 
     fn bid(&self, component_id: &str, constraints: &BTreeMap<String, String>) -> Option<Bid> {

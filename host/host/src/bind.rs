@@ -1,5 +1,6 @@
-//! Binding components to providers by link: imports (keyvalue, messaging
-//! consumer) point at a provider's capability; inbound links (a messaging
+//! Binding components by link: imports (keyvalue, messaging consumer,
+//! outgoing HTTP) point at a provider's capability, custom interfaces at
+//! another component (here or on another host); inbound links (a messaging
 //! subscription, an HTTP listener) make a provider call a component.
 //!
 //! [`Host::rebind`] runs after every change of links, providers or
@@ -8,12 +9,14 @@
 
 use crate::Host;
 use crate::providers::LinkBinding;
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use weft_capability::http::IncomingHandler;
-use weft_capability::messaging::MessageHandler;
+use weft_capability::messaging::{Message, MessageHandler};
 use weft_capability::provider::{Capability, Subscription};
-use weft_runtime::Component;
+use weft_runtime::{CallTarget, Component, Links};
 
 /// What identifies an inbound binding: the link (all of it, config
 /// included), so that a changed link is rebound and an unchanged one is not.
@@ -26,8 +29,36 @@ pub(crate) struct InboundKey {
     config: Vec<(String, String)>,
 }
 
-/// The running inbound bindings of a host.
-pub(crate) type Inbound = HashMap<InboundKey, Subscription>;
+/// The running inbound bindings of a host: what each calls, and the
+/// provider's subscription (dropping it stops the binding).
+pub(crate) type Inbound = HashMap<InboundKey, (Arc<Live>, Subscription)>;
+
+/// The target of an inbound binding: whichever component runs under the
+/// link's target id now. An updated component takes over the listeners and
+/// subscriptions of the one it replaces, with no rebinding (a listener
+/// would have to give up its address for a moment).
+pub(crate) struct Live {
+    current: ArcSwap<Component>,
+}
+
+#[async_trait]
+impl IncomingHandler for Live {
+    async fn handle(
+        &self,
+        request: http::Request<weft_capability::http::Body>,
+    ) -> Result<http::Response<weft_capability::http::Body>, weft_capability::http::Error> {
+        let component = self.current.load_full();
+        component.handle(request).await
+    }
+}
+
+#[async_trait]
+impl MessageHandler for Live {
+    async fn handle_message(&self, message: Message) -> Result<(), String> {
+        let component = self.current.load_full();
+        component.handle_message(message).await
+    }
+}
 
 impl Host {
     /// Binds every component started by `scale` to what its links name
@@ -46,28 +77,57 @@ impl Host {
             let Some(component) = self.component(id) else {
                 continue;
             };
-            // Links come oldest first; while a link moves, the newer wins.
-            let outgoing = |ns: &'static str, pkg: &'static str| {
-                links.iter().rev().filter(move |l| {
-                    &l.source == id && l.namespace == ns && l.package == pkg && l.name == "default"
-                })
-            };
-            let keyvalue = outgoing("wasi", "keyvalue").find_map(|l| {
-                match self.provider(&l.target)?.capability {
-                    Capability::KeyValue(kv) => Some(kv),
-                    _ => None,
-                }
-            });
-            component.set_keyvalue(keyvalue);
-            let messaging = outgoing("wasmcloud", "messaging")
-                .filter(|l| l.interfaces.iter().any(|i| i == "consumer"))
-                .find_map(|l| match self.provider(&l.target)?.capability {
-                    Capability::Messaging(m) => Some(m),
-                    _ => None,
-                });
-            component.set_messaging(messaging);
+            component.set_links(self.resolve(id, &links));
         }
         self.bind_inbound(&links, &scaled);
+    }
+
+    /// What the links from component `id` bind its imports to, per link
+    /// name. Links come oldest first; while a link moves, two links of a
+    /// slot exist for a moment and the newer one whose target runs here wins.
+    fn resolve(&self, id: &str, links: &[LinkBinding]) -> Links {
+        let mut resolved = Links::default();
+        for link in links.iter().filter(|l| l.source == id) {
+            let has = |i: &str| link.interfaces.iter().any(|x| x == i);
+            let provider = self.provider(&link.target).map(|p| p.capability);
+            let targets = resolved.name_mut(&link.name);
+            match (link.namespace.as_str(), link.package.as_str(), provider) {
+                ("wasi", "keyvalue", Some(Capability::KeyValue(kv))) => targets.keyvalue = Some(kv),
+                ("wasmcloud", "messaging", Some(Capability::Messaging(m))) if has("consumer") => {
+                    targets.messaging = Some(m);
+                }
+                ("wasi", "http", Some(Capability::HttpClient(p))) if has("outgoing-handler") => {
+                    match p.client(&link.target_config) {
+                        Ok(client) => targets.http_client = Some(client),
+                        Err(e) => tracing::warn!(
+                            component = %id,
+                            provider = %link.target,
+                            "cannot bind outgoing HTTP: the link's target config is wrong: {e}"
+                        ),
+                    }
+                }
+                // Packages the runtime serves itself go to providers only.
+                ("wasi", ..) | ("wasmcloud", "messaging" | "bus", _) | (.., Some(_)) => {}
+                (namespace, package, None) => {
+                    let target = match self.component(&link.target) {
+                        Some(local) => CallTarget::Local(local),
+                        None => match &self.remote {
+                            Some(calls) => CallTarget::Remote {
+                                target: link.target.clone(),
+                                calls: calls.clone(),
+                            },
+                            None => continue,
+                        },
+                    };
+                    for interface in &link.interfaces {
+                        targets
+                            .calls
+                            .insert(format!("{namespace}:{package}/{interface}"), target.clone());
+                    }
+                }
+            }
+        }
+        resolved
     }
 
     /// Starts the inbound bindings the links ask for and stops the rest.
@@ -95,7 +155,7 @@ impl Host {
                         && link.package == "http"
                         && link.interfaces.iter().any(|i| i == "incoming-handler")
                 }
-                Capability::KeyValue(_) => false,
+                Capability::KeyValue(_) | Capability::HttpClient(_) => false,
             };
             if !fits {
                 continue;
@@ -120,13 +180,19 @@ impl Host {
         let mut inbound = self.inbound.lock().unwrap_or_else(|p| p.into_inner());
         inbound.retain(|key, _| wanted.contains_key(key));
         for (key, (capability, component, link)) in wanted {
-            if inbound.contains_key(&key) {
+            if let Some((live, _)) = inbound.get(&key) {
+                if !Arc::ptr_eq(&live.current.load(), &component) {
+                    live.current.store(component);
+                }
                 continue;
             }
-            match start_inbound(&capability, component, link) {
+            let live = Arc::new(Live {
+                current: ArcSwap::new(component.clone()),
+            });
+            match start_inbound(&capability, &component, live.clone(), link) {
                 Ok(sub) => {
                     tracing::info!(provider = %link.source, component = %link.target, "inbound link bound");
-                    inbound.insert(key, sub);
+                    inbound.insert(key, (live, sub));
                 }
                 Err(reason) => tracing::warn!(
                     provider = %link.source,
@@ -143,7 +209,8 @@ impl Host {
 /// Starts one inbound binding.
 fn start_inbound(
     capability: &Capability,
-    component: Arc<Component>,
+    component: &Component,
+    live: Arc<Live>,
     link: &LinkBinding,
 ) -> Result<Subscription, String> {
     match capability {
@@ -179,7 +246,7 @@ fn start_inbound(
             // One queue group per component: where it runs on several hosts,
             // each message goes to one of them.
             let group = queue_group.unwrap_or_else(|| link.target.clone());
-            let handler: Arc<dyn MessageHandler> = component;
+            let handler: Arc<dyn MessageHandler> = live;
             messaging
                 .subscribe(&subjects, Some(&group), handler)
                 .map_err(|e| e.to_string())
@@ -188,11 +255,13 @@ fn start_inbound(
             if !component.serves_http() {
                 return Err("the component does not export wasi:http/incoming-handler".into());
             }
-            let handler: Arc<dyn IncomingHandler> = component;
+            let handler: Arc<dyn IncomingHandler> = live;
             server
                 .serve(&link.source_config, handler)
                 .map_err(|e| e.to_string())
         }
-        Capability::KeyValue(_) => Err("keyvalue providers do not call components".into()),
+        Capability::KeyValue(_) | Capability::HttpClient(_) => {
+            Err("this provider does not call components".into())
+        }
     }
 }

@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
+use weft_capability::call::RemoteCalls;
 use weft_runtime::{CompileCache, Component, ComponentSpec, Runtime, RuntimeConfig};
 
 /// The Weft version hosts report.
@@ -65,6 +66,7 @@ pub struct HostBuilder {
     labels: BTreeMap<String, String>,
     friendly_name: Option<String>,
     allow_file_refs: bool,
+    remote: Option<Arc<dyn RemoteCalls>>,
 }
 
 impl HostBuilder {
@@ -117,6 +119,14 @@ impl HostBuilder {
         self
     }
 
+    /// Carries calls from components here to components on other hosts
+    /// (links whose target runs elsewhere). Without it, such links bind
+    /// nothing and calls through them fail saying so.
+    pub fn with_remote_calls(mut self, calls: Arc<dyn RemoteCalls>) -> Self {
+        self.remote = Some(calls);
+        self
+    }
+
     /// Names the host for people (default: a generated `adjective-noun-N`).
     pub fn with_friendly_name(mut self, name: impl Into<String>) -> Self {
         self.friendly_name = Some(name.into());
@@ -142,6 +152,7 @@ impl HostBuilder {
             labels: RwLock::new(labels),
             stop,
             allow_file_refs: self.allow_file_refs,
+            remote: self.remote,
             provider_kinds: self.provider_kinds,
             providers: RwLock::default(),
             links: RwLock::default(),
@@ -164,6 +175,7 @@ pub struct Host {
     /// `Some(drain)` once a stop was requested.
     stop: watch::Sender<Option<Option<Duration>>>,
     allow_file_refs: bool,
+    remote: Option<Arc<dyn RemoteCalls>>,
     provider_kinds: providers::Kinds,
     providers: RwLock<HashMap<String, providers::RunningProvider>>,
     /// The lattice's links, as last set.

@@ -71,6 +71,9 @@ pub struct LinkBinding {
     /// The link's source config, its named configs merged in order
     /// (`subscriptions` for messaging, `address` for HTTP servers).
     pub source_config: BTreeMap<String, String>,
+    /// The link's target config, merged likewise (`allowed_hosts` for the
+    /// HTTP client).
+    pub target_config: BTreeMap<String, String>,
 }
 
 /// `wasmcloud+builtin://http-server` and friends name the same kinds as

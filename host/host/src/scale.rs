@@ -5,6 +5,7 @@ use crate::{Error, Host};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
+use weft_capability::config::Config;
 use weft_runtime::{ComponentSpec, Limits};
 
 /// What a control plane asks a host to run.
@@ -20,6 +21,9 @@ pub struct ScaleRequest {
     pub allow_update: bool,
     /// Free-form annotations, reported back in the inventory.
     pub annotations: BTreeMap<String, String>,
+    /// What `wasi:config` returns to the component (its named configs,
+    /// merged in order); taken when it starts or is updated.
+    pub config: BTreeMap<String, String>,
     /// Largest linear memory per instance, if not the default.
     pub max_memory: Option<u64>,
     /// Longest time per invocation, if not the default.
@@ -167,6 +171,7 @@ fn spec(req: &ScaleRequest) -> ComponentSpec {
             max_concurrent: Some(req.max_instances),
             ..defaults
         },
+        config: Config::new(req.config.clone()),
         ..ComponentSpec::new(&req.component_id)
     }
 }

@@ -8,6 +8,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
     with: {
         "wasi:keyvalue/store.bucket": crate::keyvalue::Bucket,
+        "wasmcloud:bus/lattice.call-target-interface": crate::bus::CallTargetInterface,
     },
     trappable_error_type: {
         "wasi:keyvalue/store.error" => crate::keyvalue::Failure,

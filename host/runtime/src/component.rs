@@ -2,11 +2,13 @@
 //! and its current capability bindings.
 
 use crate::bindings::exports::wasmcloud::messaging::handler::GuestIndices;
+use crate::exports::Exports;
+use crate::links::{Links, Routing};
 use crate::state::{State, linker};
-use crate::{CompileCache, Error, Origin, Runtime, config, keyvalue, logging, messaging};
-use arc_swap::ArcSwapOption;
+use crate::{CompileCache, Error, Origin, Runtime, config, logging};
+use arc_swap::{ArcSwap, ArcSwapOption};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use wasmtime::component::{InstancePre, ResourceTable};
@@ -16,7 +18,6 @@ use wasmtime_wasi_http::WasiHttpCtx;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use weft_capability::config::Config;
 use weft_capability::keyvalue::KeyValue;
-use weft_capability::messaging::Messaging;
 
 /// Per-component limits; every invocation runs under them.
 #[derive(Debug, Clone)]
@@ -51,7 +52,9 @@ pub struct ComponentSpec {
     pub id: String,
     /// The values `wasi:config` returns.
     pub config: Config,
-    /// The backend `wasi:keyvalue` is bound to, if linked.
+    /// The backend `wasi:keyvalue` is bound to on the default link, if any
+    /// (hosts on a lattice bind everything later, with
+    /// [`Component::set_links`]).
     pub keyvalue: Option<Arc<dyn KeyValue>>,
     /// Limits for every invocation.
     pub limits: Limits,
@@ -67,21 +70,6 @@ impl ComponentSpec {
             limits: Limits::default(),
         }
     }
-}
-
-/// Puts `new` in `slot` unless it holds that very binding already; returns
-/// whether it changed.
-fn replace_binding<T: ?Sized>(slot: &RwLock<Option<Arc<T>>>, new: Option<Arc<T>>) -> bool {
-    let mut current = slot.write().unwrap_or_else(|p| p.into_inner());
-    let same = match (&*current, &new) {
-        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-        (None, None) => true,
-        _ => false,
-    };
-    if !same {
-        *current = new;
-    }
-    !same
 }
 
 /// A reusable instance with the store it lives in.
@@ -101,16 +89,17 @@ pub struct Component {
     pub(crate) proxy: Option<ProxyPre<State>>,
     /// Set when it exports `wasmcloud:messaging/handler`.
     pub(crate) handler: Option<GuestIndices>,
+    /// Its exported interface functions, for links from other components.
+    pub(crate) exports: Exports,
     pub(crate) digest: String,
     pub(crate) origin: Origin,
     pub(crate) config: Config,
     pub(crate) limits: Limits,
-    pub(crate) keyvalue: RwLock<Option<Arc<dyn KeyValue>>>,
-    pub(crate) messaging: RwLock<Option<Arc<dyn Messaging>>>,
-    /// Bumped by every `set_keyvalue` and `set_messaging`, so a reused store
-    /// can tell cheaply (one uncontended atomic read) whether its bindings
-    /// are stale.
-    pub(crate) keyvalue_generation: AtomicU64,
+    /// What its imports are bound to, by link name.
+    pub(crate) links: ArcSwap<Links>,
+    /// Bumped by every change of `links`, so a reused store can tell cheaply
+    /// (one uncontended atomic read) whether its routing is stale.
+    pub(crate) links_generation: AtomicU64,
     /// The concurrency limit; swapped whole when the component is rescaled
     /// (in-flight invocations finish on the permits they hold).
     pub(crate) slots: ArcSwapOption<Semaphore>,
@@ -147,17 +136,19 @@ impl Component {
             reason,
         };
         let mut linker = linker(runtime.engine()).map_err(|e| link_err(format!("{e:#}")))?;
-        crate::stubs::stub_unknown_imports(&mut linker, runtime.engine(), &compiled)
+        crate::calls::define_forwarders(&mut linker, runtime.engine(), &compiled)
             .map_err(|e| link_err(format!("{e:#}")))?;
         let pre = linker
             .instantiate_pre(&compiled)
             .map_err(|e| link_err(format!("{e:#}")))?;
         let proxy = ProxyPre::new(pre.clone()).ok();
         let handler = GuestIndices::new(&pre).ok();
-        if proxy.is_none() && handler.is_none() {
+        let exports = Exports::of(runtime.engine(), &compiled);
+        if proxy.is_none() && handler.is_none() && exports.is_empty() {
             return Err(link_err(
-                "it exports neither wasi:http/incoming-handler@0.2.x nor \
-                 wasmcloud:messaging/handler@0.2.0, so nothing could call it"
+                "it exports no interface (not wasi:http/incoming-handler@0.2.x, not \
+                 wasmcloud:messaging/handler@0.2.0, nothing another component could \
+                 link to), so nothing could call it"
                     .into(),
             ));
         }
@@ -173,13 +164,13 @@ impl Component {
             pre,
             proxy,
             handler,
+            exports,
             digest: crate::cache::digest(wasm),
             origin,
             config: spec.config,
             limits: spec.limits,
-            keyvalue: RwLock::new(spec.keyvalue),
-            messaging: RwLock::new(None),
-            keyvalue_generation: AtomicU64::new(0),
+            links: ArcSwap::from_pointee(Links::keyvalue(spec.keyvalue)),
+            links_generation: AtomicU64::new(0),
             slots,
             max_concurrent,
             idle: Arc::new(Mutex::new(Vec::new())),
@@ -226,23 +217,35 @@ impl Component {
             .store(n.map_or(0, |n| n.max(1)), Ordering::Release);
     }
 
-    /// Binds `wasi:keyvalue` to `backend` (or unbinds it). Invocations that
-    /// start afterwards use the new binding; running ones keep theirs.
-    /// Setting the binding it already has changes nothing (reused instances
-    /// keep their context).
-    pub fn set_keyvalue(&self, backend: Option<Arc<dyn KeyValue>>) {
-        if replace_binding(&self.keyvalue, backend) {
-            // After the write: a reader that sees the new generation sees
-            // the new binding (or a newer one).
-            self.keyvalue_generation.fetch_add(1, Ordering::Release);
+    /// Binds the component's imports as `links` say. Invocations that start
+    /// afterwards use the new targets; running ones keep theirs. Setting
+    /// the very targets it has changes nothing (reused instances keep their
+    /// contexts).
+    pub fn set_links(&self, links: Links) {
+        if self.links.load().same_as(&links) {
+            return;
         }
+        self.links.store(Arc::new(links));
+        // After the store: a reader that sees the new generation sees the
+        // new links (or newer ones).
+        self.links_generation.fetch_add(1, Ordering::Release);
     }
 
-    /// Binds `wasmcloud:messaging/consumer` to `backend` (or unbinds it),
-    /// like [`Self::set_keyvalue`].
-    pub fn set_messaging(&self, backend: Option<Arc<dyn Messaging>>) {
-        if replace_binding(&self.messaging, backend) {
-            self.keyvalue_generation.fetch_add(1, Ordering::Release);
+    /// Binds `wasi:keyvalue` on the default link to `backend` (or unbinds
+    /// it), and nothing else: [`Self::set_links`] for hosts without a lattice.
+    pub fn set_keyvalue(&self, backend: Option<Arc<dyn KeyValue>>) {
+        self.set_links(Links::keyvalue(backend));
+    }
+
+    /// Points a store's routing at the current links if they changed since
+    /// the store last looked, and forgets the link names the guest picked:
+    /// every invocation starts on the default link.
+    pub(crate) fn refresh_links(&self, state: &mut State) {
+        let current = self.links_generation.load(Ordering::Acquire);
+        if state.routing.generation != current {
+            state.routing = Routing::new(self.id.clone(), self.links.load_full(), current);
+        } else {
+            state.routing.reset();
         }
     }
 
@@ -262,32 +265,6 @@ impl Component {
         self.proxy.is_some()
     }
 
-    /// Points a store's capability contexts at the current bindings if
-    /// `set_keyvalue`/`set_messaging` has been called since the store last
-    /// looked.
-    pub(crate) fn refresh_keyvalue(&self, state: &mut State) {
-        let current = self.keyvalue_generation.load(Ordering::Acquire);
-        if state.keyvalue_generation != current {
-            state.keyvalue = keyvalue::Ctx::new(self.id.clone(), self.keyvalue());
-            state.messaging = messaging::Ctx::new(self.id.clone(), self.messaging_backend());
-            state.keyvalue_generation = current;
-        }
-    }
-
-    fn messaging_backend(&self) -> Option<Arc<dyn Messaging>> {
-        self.messaging
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    pub(crate) fn keyvalue(&self) -> Option<Arc<dyn KeyValue>> {
-        self.keyvalue
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
     /// A new store for one instance, with this component's limits and bindings.
     pub(crate) fn new_store(&self) -> Store<State> {
         let limits = StoreLimitsBuilder::new()
@@ -298,13 +275,14 @@ impl Component {
             table: ResourceTable::new(),
             wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
             http: WasiHttpCtx::new(),
-            keyvalue_generation: self.keyvalue_generation.load(Ordering::Acquire),
-            keyvalue: keyvalue::Ctx::new(self.id.clone(), self.keyvalue()),
-            messaging: messaging::Ctx::new(self.id.clone(), self.messaging_backend()),
+            routing: Routing::new(
+                self.id.clone(),
+                self.links.load_full(),
+                self.links_generation.load(Ordering::Acquire),
+            ),
             config: config::Ctx::new(self.config.clone()),
             logging: logging::Ctx::new(self.id.clone()),
             limits,
-            hooks: crate::state::DenyOutgoing,
             deadline: Instant::now() + self.limits.timeout,
         };
         let mut store = Store::new(self.runtime.engine(), state);

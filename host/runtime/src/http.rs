@@ -45,7 +45,7 @@ impl Component {
         };
         store.data_mut().deadline = std::time::Instant::now() + self.limits.timeout;
         store.set_epoch_deadline(1);
-        self.refresh_keyvalue(store.data_mut());
+        self.refresh_links(store.data_mut());
 
         let request = with_authority(request).map(|body| {
             body.map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))

@@ -2,32 +2,24 @@
 //! to an `Arc<dyn capability::keyvalue::KeyValue>`.
 
 use crate::bindings::wasi::keyvalue::{atomics, batch, store};
+use crate::links::Routing;
 use std::sync::Arc;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use weft_capability::keyvalue::{self as cap, KeyValue, bucket_name};
 
-/// Per-store keyvalue state: the backend the component's link points at
-/// when the store was created (`None`: no link, every open fails).
-#[derive(Clone, Default)]
-pub struct Ctx {
-    backend: Option<Arc<dyn KeyValue>>,
-    component: Arc<str>,
-}
-
-impl Ctx {
-    /// State for `component`, bound to `backend` (or to nothing).
-    pub fn new(component: Arc<str>, backend: Option<Arc<dyn KeyValue>>) -> Self {
-        Self { backend, component }
-    }
-}
-
 /// What a store lends the keyvalue host functions for one call.
 pub struct View<'a> {
-    /// The keyvalue state.
-    pub ctx: &'a mut Ctx,
+    /// Where the component's links point (keyvalue goes to the provider of
+    /// the link picked for `wasi:keyvalue/store`, `default` unless the guest
+    /// chose another).
+    pub routing: &'a Routing,
     /// The store's resource table, holding open buckets.
     pub table: &'a mut ResourceTable,
 }
+
+/// The interface whose link picks the keyvalue backend: buckets are opened
+/// there, and atomics and batch work on the buckets.
+const STORE: &str = "wasi:keyvalue/store";
 
 /// An open bucket: its name and the backend it was opened on, so that a link
 /// swap affects only buckets opened afterwards.
@@ -104,11 +96,10 @@ impl View<'_> {
 
 impl store::Host for View<'_> {
     async fn open(&mut self, identifier: String) -> Result<Resource<Bucket>, Failure> {
-        let Some(backend) = self.ctx.backend.clone() else {
-            return Err(Failure::Guest(store::Error::Other(format!(
-                "wasi:keyvalue is not linked for component `{}`; link it to a keyvalue provider",
-                self.ctx.component
-            ))));
+        let Some(backend) = self.routing.targets(STORE).and_then(|t| t.keyvalue.clone()) else {
+            return Err(Failure::Guest(store::Error::Other(
+                self.routing.unlinked(STORE, "a keyvalue provider"),
+            )));
         };
         let name = bucket_name(&identifier).to_owned();
         backend.open(&name).await?;

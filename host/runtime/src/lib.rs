@@ -23,20 +23,26 @@
 #![deny(missing_docs)]
 
 pub mod bindings;
+pub mod bus;
 pub mod cache;
+mod calls;
 mod component;
 pub mod config;
 mod engine;
+mod exports;
 mod http;
 pub mod keyvalue;
+pub mod links;
 pub mod logging;
 pub mod messaging;
+mod outgoing;
 mod state;
-mod stubs;
 
 pub use cache::{CompileCache, Origin};
 pub use component::{Component, ComponentSpec, Limits};
 pub use engine::{EPOCH_TICK, Runtime, RuntimeConfig};
+pub use exports::CallError;
+pub use links::{CallTarget, Links, Targets};
 pub use state::{DenyOutgoing, State, linker};
 
 /// Errors of the runtime: what failed and for which component.

@@ -4,6 +4,7 @@
 
 use crate::bindings::wasmcloud::messaging::{consumer, types};
 use crate::component::Component;
+use crate::links::Routing;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,34 +14,22 @@ use weft_capability::messaging::{Message, MessageHandler, Messaging};
 /// The longest a guest's `request` may wait, whatever timeout it asks for.
 pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Per-store messaging state: the broker the component's link points at
-/// (`None`: not linked, every call fails with a message saying so).
-#[derive(Clone, Default)]
-pub struct Ctx {
-    backend: Option<Arc<dyn Messaging>>,
-    component: Arc<str>,
-}
-
-impl Ctx {
-    /// State for `component`, bound to `backend` (or to nothing).
-    pub fn new(component: Arc<str>, backend: Option<Arc<dyn Messaging>>) -> Self {
-        Self { backend, component }
-    }
-
-    fn backend(&self) -> Result<&Arc<dyn Messaging>, String> {
-        self.backend.as_ref().ok_or_else(|| {
-            format!(
-                "wasmcloud:messaging is not linked for component `{}`; link it to a messaging provider",
-                self.component
-            )
-        })
-    }
-}
-
 /// What a store lends the messaging host functions for one call.
 pub struct View<'a> {
-    /// The messaging state.
-    pub ctx: &'a Ctx,
+    /// Where the component's links point (the broker of the link picked for
+    /// `wasmcloud:messaging/consumer`).
+    pub routing: &'a Routing,
+}
+
+const CONSUMER: &str = "wasmcloud:messaging/consumer";
+
+impl View<'_> {
+    fn backend(&self) -> Result<Arc<dyn Messaging>, String> {
+        self.routing
+            .targets(CONSUMER)
+            .and_then(|t| t.messaging.clone())
+            .ok_or_else(|| self.routing.unlinked(CONSUMER, "a messaging provider"))
+    }
 }
 
 struct HasMessaging;
@@ -67,7 +56,7 @@ impl consumer::Host for View<'_> {
         body: Vec<u8>,
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<types::BrokerMessage, String>> {
-        let backend = match self.ctx.backend() {
+        let backend = match self.backend() {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
@@ -80,7 +69,7 @@ impl consumer::Host for View<'_> {
     }
 
     async fn publish(&mut self, msg: types::BrokerMessage) -> wasmtime::Result<Result<(), String>> {
-        let backend = match self.ctx.backend() {
+        let backend = match self.backend() {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };

@@ -1,6 +1,7 @@
 //! The data every store holds, and the linker that serves it.
 
-use crate::{config, keyvalue, logging, messaging};
+use crate::links::Routing;
+use crate::{bus, config, keyvalue, logging, messaging};
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -14,14 +15,12 @@ pub struct State {
     pub(crate) table: ResourceTable,
     pub(crate) wasi: WasiCtx,
     pub(crate) http: WasiHttpCtx,
-    pub(crate) keyvalue: keyvalue::Ctx,
-    /// The component's keyvalue generation `keyvalue` was taken at.
-    pub(crate) keyvalue_generation: u64,
-    pub(crate) messaging: messaging::Ctx,
+    /// Where linked imports go (keyvalue, messaging, outgoing HTTP, custom
+    /// interfaces), and the link names the guest picked.
+    pub(crate) routing: Routing,
     pub(crate) config: config::Ctx,
     pub(crate) logging: logging::Ctx,
     pub(crate) limits: StoreLimits,
-    pub(crate) hooks: DenyOutgoing,
     /// When the current invocation must stop (checked at every epoch tick).
     pub(crate) deadline: std::time::Instant,
 }
@@ -40,24 +39,15 @@ impl WasiHttpView for State {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: &mut self.hooks,
+            hooks: &mut self.routing,
         }
     }
 }
 
-/// Outgoing HTTP policy until the http-client provider is linked: deny every
-/// request with a guest-visible `HTTP-request-denied` (deny by default).
+/// An outgoing-HTTP policy that denies every request with a guest-visible
+/// `HTTP-request-denied`, for embedders with no links (the bench's bare loop).
 #[derive(Debug, Default)]
 pub struct DenyOutgoing;
-
-type SendFuture = Box<
-    dyn Future<
-            Output = wasmtime_wasi_http::Result<(
-                http::Response<WasiBody>,
-                Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-            )>,
-        > + Send,
->;
 
 impl WasiHttpHooks for DenyOutgoing {
     fn send_request(
@@ -65,26 +55,31 @@ impl WasiHttpHooks for DenyOutgoing {
         request: http::Request<WasiBody>,
         _options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-    ) -> SendFuture {
+    ) -> crate::outgoing::SendFuture {
         tracing::debug!(uri = %request.uri(), "outgoing HTTP denied: no http-client link");
         Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
     }
 }
 
 /// A linker with everything a Weft component may import: WASI 0.2 (cli, io,
-/// clocks, random, filesystem, sockets), `wasi:http`, and Weft's capabilities.
-///
-/// Imports nobody provides are defined as traps, so a component that imports
-/// something unknown still starts and fails only when it calls it.
+/// clocks, random, filesystem, sockets), `wasi:http`, Weft's capabilities
+/// and `wasmcloud:bus`. Custom interfaces are added per component, when it
+/// loads, as forwarders to what its links name.
 pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<State>> {
     let mut linker = Linker::<State>::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     keyvalue::add_to_linker(&mut linker, |s| keyvalue::View {
-        ctx: &mut s.keyvalue,
+        routing: &s.routing,
         table: &mut s.table,
     })?;
-    messaging::add_to_linker(&mut linker, |s| messaging::View { ctx: &s.messaging })?;
+    messaging::add_to_linker(&mut linker, |s| messaging::View {
+        routing: &s.routing,
+    })?;
+    bus::add_to_linker(&mut linker, |s| bus::View {
+        routing: &mut s.routing,
+        table: &mut s.table,
+    })?;
     config::add_to_linker(&mut linker, |s| config::View { ctx: &s.config })?;
     logging::add_to_linker(&mut linker, |s| logging::View { ctx: &s.logging })?;
     Ok(linker)

@@ -103,6 +103,8 @@ pub fn scale_request(cmd: &wire::ScaleComponent) -> Result<ScaleRequest, Invalid
         max_instances: cmd.max_instances,
         allow_update: cmd.allow_update,
         annotations: cmd.annotations.clone(),
+        // The named configs are read from the lattice by the caller.
+        config: std::collections::BTreeMap::new(),
         max_memory,
         timeout,
     })

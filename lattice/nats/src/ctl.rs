@@ -9,6 +9,7 @@
 
 use crate::convert::{self, Endpoints};
 use crate::events::Events;
+use crate::rpc::RpcServer;
 use crate::state::{LatticeState, StateError};
 use async_nats::{Client, Message, Subscriber};
 use futures::StreamExt;
@@ -54,6 +55,8 @@ struct Ctx {
     events: Events,
     client: Client,
     state: LatticeState,
+    /// Answers calls from other hosts to the components running here.
+    rpc: RpcServer,
 }
 
 /// Answers the control protocol for `host` on `client`, keeping lattice-wide
@@ -67,7 +70,10 @@ pub async fn serve(
     state: LatticeState,
 ) -> Result<CtlServer, ServeError> {
     let host_id = host.info().id;
+    let rpc = RpcServer::new(client.clone(), subjects.clone(), host.clone());
+    rpc.sync().await;
     let ctx = Arc::new(Ctx {
+        rpc,
         host,
         host_id: host_id.clone(),
         subjects: subjects.clone(),
@@ -381,11 +387,16 @@ impl Ctx {
             error: Option<String>,
         }
         let result = match convert::scale_request(&cmd) {
-            Ok(req) => self
-                .host
-                .scale_component(req)
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(mut req) => match self.named_configs(&cmd.config).await {
+                Ok(config) => {
+                    req.config = config;
+                    self.host
+                        .scale_component(req)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                Err(message) => Err(message),
+            },
             Err(e) => Err(e.to_string()),
         };
         let mut data = Scaled {
@@ -398,6 +409,7 @@ impl Ctx {
         };
         match result {
             Ok(_) => {
+                self.rpc.sync().await;
                 self.events.publish(EventName::ComponentScaled, &data).await;
                 json(&CtlResponse::ack())
             }
@@ -448,8 +460,13 @@ impl Ctx {
     async fn merged_config(&self, cmd: &wire::StartProvider) -> Result<wire::StringMap, String> {
         weft_lattice_protocol::validate::token("provider_id", &cmd.provider_id)
             .map_err(|e| e.to_string())?;
+        self.named_configs(&cmd.config).await
+    }
+
+    /// Named configs merged in order; each must exist.
+    async fn named_configs(&self, names: &[String]) -> Result<wire::StringMap, String> {
         let mut merged = wire::StringMap::new();
-        for name in &cmd.config {
+        for name in names {
             match self.state.config(name).await {
                 Ok(Some(values)) => merged.extend(values),
                 Ok(None) => {
@@ -491,33 +508,16 @@ impl Ctx {
         }
     }
 
-    /// Hands the link table to the host, oldest write first: while a link
-    /// moves, two links of a slot exist for a moment and the newer wins.
-    /// Hands the host the links, oldest write first, with their source
-    /// configs read from the lattice (a config that cannot be read counts
-    /// as empty, and is logged).
+    /// Hands the host the links, oldest write first (while a link moves,
+    /// two links of a slot exist for a moment and the newer wins), with
+    /// their source and target configs read from the lattice (a config that
+    /// cannot be read counts as empty, and is logged).
     async fn apply_links(&self, table: &BTreeMap<String, (u64, wire::Link)>) {
         let mut links: Vec<&(u64, wire::Link)> = table.values().collect();
         links.sort_by_key(|(revision, _)| *revision);
-        let mut configs: BTreeMap<&str, wire::StringMap> = BTreeMap::new();
+        let mut configs = ConfigCache::default();
         let mut bindings = Vec::with_capacity(links.len());
         for (_, l) in links {
-            let mut source_config = BTreeMap::new();
-            for name in &l.source_config {
-                if !configs.contains_key(name.as_str()) {
-                    let values = match self.state.config(name).await {
-                        Ok(values) => values.unwrap_or_default(),
-                        Err(e) => {
-                            tracing::warn!("cannot read config `{name}` of a link: {e}");
-                            wire::StringMap::default()
-                        }
-                    };
-                    configs.insert(name, values);
-                }
-                if let Some(values) = configs.get(name.as_str()) {
-                    source_config.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
-                }
-            }
             bindings.push(weft_host::LinkBinding {
                 source: l.source_id.clone(),
                 target: l.target.clone(),
@@ -525,7 +525,8 @@ impl Ctx {
                 namespace: l.wit_namespace.clone(),
                 package: l.wit_package.clone(),
                 interfaces: l.interfaces.clone(),
-                source_config,
+                source_config: configs.merged(&self.state, &l.source_config).await,
+                target_config: configs.merged(&self.state, &l.target_config).await,
             });
         }
         self.host.set_links(bindings);
@@ -562,6 +563,33 @@ impl Ctx {
                 op.name()
             )))
         })
+    }
+}
+
+/// Named configs read once per application of the links.
+#[derive(Default)]
+struct ConfigCache(BTreeMap<String, wire::StringMap>);
+
+impl ConfigCache {
+    /// The named configs `names`, merged in order.
+    async fn merged(&mut self, state: &LatticeState, names: &[String]) -> BTreeMap<String, String> {
+        let mut merged = BTreeMap::new();
+        for name in names {
+            if !self.0.contains_key(name) {
+                let values = match state.config(name).await {
+                    Ok(values) => values.unwrap_or_default(),
+                    Err(e) => {
+                        tracing::warn!("cannot read config `{name}` of a link: {e}");
+                        wire::StringMap::default()
+                    }
+                };
+                self.0.insert(name.clone(), values);
+            }
+            if let Some(values) = self.0.get(name) {
+                merged.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        merged
     }
 }
 

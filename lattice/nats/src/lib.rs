@@ -26,10 +26,12 @@ mod connect;
 mod convert;
 pub mod ctl;
 mod events;
+pub mod rpc;
 mod state;
 
 pub use connect::{ConnectError, NatsAuth, connect};
 pub use convert::{Endpoints, host, inventory};
 pub use ctl::{CtlServer, ServeError};
 pub use events::Events;
+pub use rpc::{NatsRemoteCalls, RpcServer};
 pub use state::{LatticeState, LinkChange, StateError};

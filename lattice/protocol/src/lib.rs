@@ -26,6 +26,7 @@
 
 pub mod event;
 pub mod link;
+pub mod rpc;
 pub mod subject;
 pub mod validate;
 pub mod wire;

@@ -2,7 +2,8 @@
 //!
 //! Control subjects are `{prefix}.v1.{lattice}.{topic}.{op}[.{target}]`
 //! (prefix `wasmbus.ctl` by default); events go to
-//! `wasmbus.evt.{lattice}.{event}`.
+//! `wasmbus.evt.{lattice}.{event}`; calls between components on different
+//! hosts to `wasmbus.rpc.{lattice}.{component}`.
 
 use crate::validate::{self, Invalid};
 
@@ -254,6 +255,11 @@ impl Subjects {
         format!("wasmbus.evt.{}.{name}", self.lattice)
     }
 
+    /// The subject calls to component `component` go to (see [`crate::rpc`]).
+    pub fn rpc(&self, component: &str) -> String {
+        format!("wasmbus.rpc.{}.{component}", self.lattice)
+    }
+
     /// The wildcard for every event of this lattice.
     pub fn events(&self) -> String {
         format!("wasmbus.evt.{}.>", self.lattice)
@@ -307,6 +313,7 @@ mod tests {
             "wasmbus.ctl.v1.default.component.scale.N1"
         );
         assert_eq!(s.wildcard(), "wasmbus.ctl.v1.default.>");
+        assert_eq!(s.rpc("greeter"), "wasmbus.rpc.default.greeter");
         assert_eq!(
             s.event("host_heartbeat"),
             "wasmbus.evt.default.host_heartbeat"

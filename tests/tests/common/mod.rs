@@ -7,10 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use weft_capability::provider::InMemoryKeyValueKind;
 use weft_host::{Host, HostBuilder};
+use weft_http_client::HttpClientKind;
 use weft_http_server::HttpServerKind;
 use weft_keyvalue_nats::NatsKeyValueKind;
 use weft_keyvalue_redis::RedisKeyValueKind;
-use weft_lattice_nats::{CtlServer, Endpoints, Events, LatticeState, NatsAuth, connect, ctl};
+use weft_lattice_nats::{
+    CtlServer, Endpoints, Events, LatticeState, NatsAuth, NatsRemoteCalls, connect, ctl,
+};
 use weft_lattice_protocol::Subjects;
 use weft_lattice_protocol::wire::{Link, StartProvider};
 use weft_messaging_nats::NatsMessagingKind;
@@ -37,6 +40,8 @@ pub async fn start_host(
     lattice: &str,
     labels: &[(&str, &str)],
 ) -> anyhow::Result<LatticeHost> {
+    let subjects = Subjects::new("wasmbus.ctl", lattice)?;
+    let client = connect(url, &NatsAuth::None, "test-host", Duration::from_secs(5)).await?;
     let mut builder = HostBuilder::new()
         .with_cache_dir(guests::cache_dir())
         .with_file_refs(true)
@@ -44,6 +49,11 @@ pub async fn start_host(
         .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind))
         .with_provider_kind("builtin:keyvalue-nats", Arc::new(NatsKeyValueKind))
         .with_provider_kind("builtin:http-server", Arc::new(HttpServerKind))
+        .with_provider_kind("builtin:http-client", Arc::new(HttpClientKind))
+        .with_remote_calls(Arc::new(NatsRemoteCalls::new(
+            client.clone(),
+            subjects.clone(),
+        )))
         .with_provider_kind(
             "builtin:messaging-nats",
             Arc::new(NatsMessagingKind::new(Some(url.to_owned()))),
@@ -52,8 +62,6 @@ pub async fn start_host(
         builder = builder.with_label(*k, *v)?;
     }
     let host = Arc::new(builder.build()?);
-    let subjects = Subjects::new("wasmbus.ctl", lattice)?;
-    let client = connect(url, &NatsAuth::None, "test-host", Duration::from_secs(5)).await?;
     let events = Events::new(client.clone(), subjects.clone(), host.id());
     let endpoints = Endpoints {
         lattice: lattice.into(),
@@ -108,4 +116,64 @@ pub fn link(
         source_config: source_config.iter().map(|c| c.to_string()).collect(),
         target_config: vec![],
     }
+}
+
+/// A `component.scale` body starting guest `guest` (built from
+/// tests/components or examples) as `id` on `host_id`, configured from the
+/// named configs `config`.
+pub fn scale(
+    host_id: &str,
+    id: &str,
+    guest: &str,
+    config: &[&str],
+) -> anyhow::Result<weft_lattice_protocol::wire::ScaleComponent> {
+    Ok(weft_lattice_protocol::wire::ScaleComponent {
+        component_ref: format!("file://{}", guests::path(guest)?.display()),
+        component_id: id.into(),
+        host_id: host_id.into(),
+        max_instances: 8,
+        annotations: Default::default(),
+        config: config.iter().map(|c| c.to_string()).collect(),
+        allow_update: false,
+        component_limits: None,
+    })
+}
+
+/// Starts `builtin:http-server` as `provider_id` on `host_id` and links it
+/// to component `app` on a free loopback port; returns the address once it
+/// answers.
+pub async fn serve_http(
+    client: &weft_lattice_client::LatticeClient,
+    host_id: &str,
+    provider_id: &str,
+    app: &str,
+) -> anyhow::Result<std::net::SocketAddr> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], weft_tests::net::free_port()?));
+    let config = format!("{app}-http");
+    client
+        .put_config(
+            &config,
+            &std::collections::BTreeMap::from([("address".into(), addr.to_string())]),
+        )
+        .await?;
+    if let Err(e) = client
+        .start_provider(host_id, &provider(provider_id, "builtin:http-server", &[]))
+        .await
+    {
+        // Several apps may share one server provider.
+        if !e.to_string().contains("already running") {
+            return Err(e.into());
+        }
+    }
+    client
+        .put_link(&link(
+            provider_id,
+            app,
+            "wasi:http",
+            &["incoming-handler"],
+            &[&config],
+        ))
+        .await?;
+    weft_tests::net::wait_for_port(addr, Duration::from_secs(20)).await?;
+    Ok(addr)
 }

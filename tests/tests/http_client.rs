@@ -1,0 +1,135 @@
+//! Outgoing HTTP through `builtin:http-client`: a component reaches the
+//! destinations its link's `allowed_hosts` names and nothing else; with no
+//! link, every request is denied. The upstream is a real HTTP server on
+//! loopback, started by the test.
+
+mod common;
+
+use common::{link, provider, scale, serve_http, start_host};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use weft_lattice_client::LatticeClient;
+use weft_lattice_protocol::Subjects;
+use weft_lattice_protocol::wire::{Link, StringMap};
+use weft_tests::nats::NatsServer;
+use weft_tests::{http, net};
+
+const LATTICE: &str = "outgoing";
+
+/// A one-line HTTP server: answers every request `200 upstream saw PATH`.
+async fn upstream() -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let line = String::from_utf8_lossy(&head);
+                let path = line.split(' ').nth(1).unwrap_or("?").to_owned();
+                let body = format!("upstream saw {path}");
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+fn outgoing(allowed: &str) -> Link {
+    Link {
+        target_config: vec![allowed.into()],
+        ..link("app", "web", "wasi:http", &["outgoing-handler"], &[])
+    }
+}
+
+async fn fetch(addr: SocketAddr, url: &str) -> anyhow::Result<(u16, String)> {
+    let reply = http::get(addr, &format!("/fetch?{url}")).await?;
+    Ok((reply.status, reply.body))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outgoing_http_reaches_only_the_hosts_the_link_allows() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let host = start_host(&nats.url(), LATTICE, &[]).await?;
+    let client = LatticeClient::new(
+        async_nats::connect(nats.url()).await?,
+        Subjects::new("wasmbus.ctl", LATTICE)?,
+    );
+    let id = host.host.id().to_owned();
+    let up = upstream().await?;
+    let elsewhere = upstream().await?;
+    client
+        .scale_component(&id, &scale(&id, "app", "caller", &[])?)
+        .await?;
+    client
+        .start_provider(&id, &provider("web", "builtin:http-client", &[]))
+        .await?;
+    let addr = serve_http(&client, &id, "http", "app").await?;
+    let url = format!("http://{up}/hello?x=1");
+
+    // No link: denied.
+    let (status, body) = fetch(addr, &url).await?;
+    assert_eq!(
+        (status, body.as_str()),
+        (502, "ErrorCode::HttpRequestDenied")
+    );
+
+    // Exactly this host and port.
+    let exact = StringMap::from([("allowed_hosts".into(), format!("http://{up}"))]);
+    client.put_config("exact", &exact).await?;
+    client.put_link(&outgoing("exact")).await?;
+    let body = net::wait_for("the link to take effect", Duration::from_secs(20), || {
+        let url = url.clone();
+        async move {
+            match fetch(addr, &url).await {
+                Ok((200, body)) => Some(body),
+                _ => None,
+            }
+        }
+    })
+    .await?;
+    assert_eq!(body, "200 upstream saw /hello?x=1");
+    let (status, body) = fetch(addr, &format!("http://{elsewhere}/")).await?;
+    assert_eq!(
+        (status, body.as_str()),
+        (502, "ErrorCode::HttpRequestDenied"),
+        "another port"
+    );
+    let (status, body) = fetch(addr, &format!("https://{up}/")).await?;
+    assert_eq!(
+        (status, body.as_str()),
+        (502, "ErrorCode::HttpRequestDenied"),
+        "another scheme"
+    );
+
+    // A wildcard does not reach loopback; only an exact entry does.
+    let wildcard = StringMap::from([("allowed_hosts".into(), "*:*".into())]);
+    client.put_config("wildcard", &wildcard).await?;
+    client.put_link(&outgoing("wildcard")).await?;
+    net::wait_for("the wildcard link to take effect", Duration::from_secs(20), || {
+        let url = url.clone();
+        async move {
+            matches!(fetch(addr, &url).await, Ok((502, b)) if b == "ErrorCode::HttpRequestDenied").then_some(())
+        }
+    })
+    .await?;
+
+    // A bad allowed_hosts binds nothing and says why; requests stay denied.
+    let bad = StringMap::from([("allowed_hosts".into(), "ftp://x".into())]);
+    client.put_config("bad", &bad).await?;
+    client.put_link(&outgoing("bad")).await?;
+    let (status, _) = fetch(addr, &url).await?;
+    assert_eq!(status, 502);
+    Ok(())
+}
