@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use weft_lattice_client::LatticeClient;
 use weft_lattice_protocol::wire::{
     ComponentAuctionRequest, ProviderAuctionRequest, ScaleComponent, StartProvider, StringMap,
+    UpdateComponent,
 };
 
 /// Examples shown under `weft start --help` and friends.
@@ -15,6 +16,7 @@ Examples:
   weft host --allow-file-refs &          # a host that may run local files
   weft start component file:///abs/path/app.wasm app --max 10 --constraint zone=eu
   weft scale component app --max 50
+  weft update component app file:///abs/path/app-v2.wasm
   weft stop component app
 
 References are file:///absolute/paths today (hosts need --allow-file-refs);
@@ -44,6 +46,10 @@ enum StartWhat {
         /// A label the host must have (repeatable).
         #[arg(long = "constraint", value_name = "KEY=VALUE", value_parser = crate::units::parse_pair)]
         constraints: Vec<(String, String)>,
+        /// A named config its wasi:config values come from (repeatable,
+        /// merged in order; create it with `weft config put`).
+        #[arg(long = "config", value_name = "NAME")]
+        config: Vec<String>,
         /// Skip the auction and start on this host.
         #[arg(long, value_name = "HOST_ID")]
         host: Option<String>,
@@ -153,14 +159,15 @@ async fn running(client: &LatticeClient, id: &str) -> anyhow::Result<Vec<(String
 /// Runs `weft start …`.
 pub async fn start(args: StartArgs) -> anyhow::Result<()> {
     let client = args.lattice.client().await?;
-    let (image_ref, id, max, constraints, host) = match args.what {
+    let (image_ref, id, max, constraints, config, host) = match args.what {
         StartWhat::Component {
             image_ref,
             id,
             max,
             constraints,
+            config,
             host,
-        } => (image_ref, id, max, constraints, host),
+        } => (image_ref, id, max, constraints, config, host),
         StartWhat::Provider {
             provider_ref,
             id,
@@ -189,35 +196,15 @@ pub async fn start(args: StartArgs) -> anyhow::Result<()> {
                 component_id: id.clone(),
                 constraints: constraints.clone(),
             };
-            let mut bids = client.auction_component(&req).await?;
-            // Most free instance slots wins; ties go to the lowest id, so
-            // the choice is stable.
-            bids.sort_by(|a, b| {
-                let free = |x: &weft_lattice_protocol::wire::ComponentAuctionAck| {
-                    x.capacity.as_ref().map_or(0, |c| c.free_instance_slots)
-                };
-                free(b).cmp(&free(a)).then(a.host_id.cmp(&b.host_id))
-            });
-            let Some(best) = bids.into_iter().next() else {
-                anyhow::bail!(
-                    "no host in lattice `{}` can run `{id}`: none has every label of {} (or it runs there already); `weft get hosts` shows the labels",
-                    args.lattice.lattice,
-                    if constraints.is_empty() {
-                        "the constraints".to_owned()
-                    } else {
-                        constraints
-                            .iter()
-                            .map(|(k, v)| format!("{k}={v}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
-                );
-            };
-            best.host_id
+            client.place_component(&req).await?.host_id
         }
     };
+    let body = ScaleComponent {
+        config,
+        ..scale_body(&image_ref, &id, &host, max)
+    };
     client
-        .scale_component(&host, &scale_body(&image_ref, &id, &host, max))
+        .scale_component(&host, &body)
         .await
         .with_context(|| format!("starting `{id}` on host {host}"))?;
     report(
@@ -259,6 +246,59 @@ pub async fn stop(args: StopArgs) -> anyhow::Result<()> {
         args.lattice.output,
         format!("Stopped `{id}` on {}.", hosts.join(", ")),
         serde_json::json!({"success": true, "component_id": id, "hosts": hosts}),
+    )
+}
+
+/// `weft update …`
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[command(subcommand)]
+    what: UpdateWhat,
+    #[command(flatten)]
+    lattice: LatticeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum UpdateWhat {
+    /// Switch component ID to image REF on every host running it, with no
+    /// gap: each host starts the new image, then moves the id (links,
+    /// listeners, subscriptions) to it.
+    Component {
+        /// The component's id.
+        id: String,
+        /// The image to run from now on.
+        image_ref: String,
+    },
+}
+
+/// Runs `weft update …`.
+pub async fn update(args: UpdateArgs) -> anyhow::Result<()> {
+    let client = args.lattice.client().await?;
+    let UpdateWhat::Component { id, image_ref } = args.what;
+    let targets = running(&client, &id).await?;
+    if targets.is_empty() {
+        anyhow::bail!(
+            "component `{id}` is not running in lattice `{}`; start it with `weft start component {image_ref} {id}`",
+            args.lattice.lattice
+        );
+    }
+    for (h, _) in &targets {
+        let cmd = UpdateComponent {
+            component_id: id.clone(),
+            host_id: h.clone(),
+            new_component_ref: image_ref.clone(),
+            annotations: None,
+        };
+        client
+            .update_component(h, &cmd)
+            .await
+            .with_context(|| format!("updating `{id}` on host {h}"))?;
+    }
+    let hosts: Vec<&str> = targets.iter().map(|(h, _)| h.as_str()).collect();
+    report(
+        args.lattice.output,
+        format!("Updated `{id}` to {image_ref} on {}.", hosts.join(", ")),
+        serde_json::json!({"success": true, "component_id": id, "image_ref": image_ref, "hosts": hosts}),
     )
 }
 
@@ -307,15 +347,7 @@ async fn start_provider(
                 provider_id: id.clone(),
                 constraints,
             };
-            let mut bids = client.auction_provider(&req).await?;
-            bids.sort_by(|a, b| a.host_id.cmp(&b.host_id));
-            match bids.into_iter().next() {
-                Some(bid) => bid.host_id,
-                None => anyhow::bail!(
-                    "no host in lattice `{}` can run provider `{id}` (labels do not match, or it runs everywhere already)",
-                    lattice.lattice
-                ),
-            }
+            client.place_provider(&req).await?.host_id
         }
     };
     let cmd = StartProvider {

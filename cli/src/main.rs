@@ -39,6 +39,9 @@ enum Command {
     /// Change how many invocations of a component may run at once.
     #[command(after_help = component::EXAMPLES)]
     Scale(component::ScaleArgs),
+    /// Switch a running component to another image, with no failed requests.
+    #[command(after_help = component::EXAMPLES)]
+    Update(component::UpdateArgs),
     /// Show hosts, inventories or links of a lattice.
     #[command(after_help = ctl::EXAMPLES)]
     Get(ctl::GetArgs),
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
             Command::Start(args) => component::start(args).await,
             Command::Stop(args) => component::stop(args).await,
             Command::Scale(args) => component::scale(args).await,
+            Command::Update(args) => component::update(args).await,
             Command::Get(args) => ctl::get(args).await,
             Command::Config(args) => ctl::config(args).await,
             Command::Link(args) => ctl::link(args).await,

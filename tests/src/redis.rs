@@ -1,6 +1,6 @@
 //! A real `redis-server` on a free loopback port, in a temp dir.
 
-use crate::net::{free_port, require_binary, wait_for};
+use crate::net::{free_port, require_binary};
 use anyhow::Context;
 use std::process::Stdio;
 use std::time::Duration;
@@ -15,55 +15,80 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts redis-server (no persistence) and waits until it answers PING.
+    /// Starts redis-server (no persistence) and waits until it answers.
+    ///
+    /// The port is picked free, then bound by the server; should another
+    /// test's server take it first, ours fails to start and is tried again
+    /// on another port (the answer is checked to come from our data dir).
     pub async fn start() -> anyhow::Result<Self> {
         let binary = require_binary("redis-server", "redis-server")?;
-        let dir = tempfile::tempdir().context("temp dir for redis")?;
-        let port = free_port()?;
-        let child = Command::new(binary)
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("could not start redis-server")?;
-        let server = Self {
-            port,
-            _child: child,
-            _dir: dir,
-        };
-        wait_for(
-            "redis-server to answer PING",
-            Duration::from_secs(10),
-            || server.ping(),
-        )
-        .await?;
-        Ok(server)
+        let mut last = None;
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().context("temp dir for redis")?;
+            let port = free_port()?;
+            let mut child = Command::new(&binary)
+                .args([
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .arg("--dir")
+                .arg(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .context("could not start redis-server")?;
+            let dir_name = dir.path().display().to_string();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            let ours = loop {
+                if let Ok(Some(status)) = child.try_wait() {
+                    break Err(anyhow::anyhow!("redis-server exited: {status}"));
+                }
+                if answers_from(port, &dir_name).await {
+                    break Ok(());
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    break Err(anyhow::anyhow!("redis-server did not answer within 10 s"));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            match ours {
+                Ok(()) => {
+                    return Ok(Self {
+                        port,
+                        _child: child,
+                        _dir: dir,
+                    });
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("redis-server did not start")))
     }
 
     /// The `redis://` URL of the server.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
+}
 
-    async fn ping(&self) -> Option<()> {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .ok()?;
-        s.write_all(b"PING\r\n").await.ok()?;
-        let mut buf = [0u8; 16];
-        let n = s.read(&mut buf).await.ok()?;
-        buf[..n].starts_with(b"+PONG").then_some(())
+/// Whether the redis-server on `port` is the one keeping its data in `dir`.
+async fn answers_from(port: u16, dir: &str) -> bool {
+    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    if s.write_all(b"CONFIG GET dir\r\n").await.is_err() {
+        return false;
     }
+    let mut buf = vec![0u8; 4096];
+    let Ok(n) = s.read(&mut buf).await else {
+        return false;
+    };
+    String::from_utf8_lossy(&buf[..n]).contains(dir)
 }

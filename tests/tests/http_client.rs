@@ -113,6 +113,24 @@ async fn outgoing_http_reaches_only_the_hosts_the_link_allows() -> anyhow::Resul
         "another scheme"
     );
 
+    // A change of the named config reaches the running link.
+    let moved = StringMap::from([("allowed_hosts".into(), format!("http://{elsewhere}"))]);
+    client.put_config("exact", &moved).await?;
+    net::wait_for(
+        "the config change to take effect",
+        Duration::from_secs(20),
+        || async {
+            matches!(
+                fetch(addr, &format!("http://{elsewhere}/moved")).await,
+                Ok((200, _))
+            )
+            .then_some(())
+        },
+    )
+    .await?;
+    let (status, _) = fetch(addr, &url).await?;
+    assert_eq!(status, 502, "the old destination is no longer allowed");
+
     // A wildcard does not reach loopback; only an exact entry does.
     let wildcard = StringMap::from([("allowed_hosts".into(), "*:*".into())]);
     client.put_config("wildcard", &wildcard).await?;

@@ -5,7 +5,7 @@
 use crate::identity::{self, LabelError};
 use crate::{
     Host, LinkBinding, ProviderError, ScaleError, ScaleRequest, Scaled, StartProviderRequest,
-    VERSION,
+    UpdateRequest, VERSION,
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -41,6 +41,38 @@ pub struct ComponentInfo {
     pub max_instances: Option<u32>,
     /// Annotations it was started with.
     pub annotations: BTreeMap<String, String>,
+}
+
+/// Credentials for one OCI registry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryCredentials {
+    /// User name, for basic auth.
+    pub username: Option<String>,
+    /// Password, for basic auth.
+    pub password: Option<String>,
+    /// Bearer token.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for RegistryCredentials {
+    /// Never prints the secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryCredentials")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+/// Why a host does not bid in an auction, for people ("has no label zone").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decline(pub String);
+
+impl std::fmt::Display for Decline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// A host's bid in an auction: what it can offer.
@@ -98,10 +130,22 @@ pub trait HostApi: Send + Sync + 'static {
     /// Starts, resizes or stops a component; returns when it is done.
     async fn scale_component(&self, req: ScaleRequest) -> Result<Scaled, ScaleError>;
 
+    /// Switches a running component to another image with no gap; returns
+    /// the image it ran before, once the new one serves.
+    async fn update_component(&self, req: UpdateRequest) -> Result<String, ScaleError>;
+
+    /// Keeps credentials for OCI registries, by registry host (as sent by
+    /// `registry.put`); pulls from those registries use them.
+    fn put_registry_credentials(&self, credentials: BTreeMap<String, RegistryCredentials>);
+
     /// This host's bid for running `component_id` under `constraints`, or
-    /// `None` if it does not qualify: a constraint does not match a label,
-    /// or the component already runs here.
-    fn bid(&self, component_id: &str, constraints: &BTreeMap<String, String>) -> Option<Bid>;
+    /// why it does not qualify: a constraint does not match a label, or the
+    /// component already runs here.
+    fn bid(
+        &self,
+        component_id: &str,
+        constraints: &BTreeMap<String, String>,
+    ) -> Result<Bid, Decline>;
 
     /// Starts a provider instance; returns when it is ready.
     async fn start_provider(&self, req: StartProviderRequest) -> Result<(), ProviderError>;
@@ -110,8 +154,12 @@ pub trait HostApi: Send + Sync + 'static {
     fn stop_provider(&self, id: &str) -> bool;
 
     /// Whether this host qualifies to run provider `provider_id` under
-    /// `constraints` (labels match, not running here yet).
-    fn provider_bid(&self, provider_id: &str, constraints: &BTreeMap<String, String>) -> bool;
+    /// `constraints` (labels match, not running here yet), or why not.
+    fn provider_bid(
+        &self,
+        provider_id: &str,
+        constraints: &BTreeMap<String, String>,
+    ) -> Result<(), Decline>;
 
     /// Replaces the lattice's links; the next call of every component goes
     /// where they now say.
@@ -199,6 +247,17 @@ impl HostApi for Host {
         self.scale(req).await
     }
 
+    async fn update_component(&self, req: UpdateRequest) -> Result<String, ScaleError> {
+        self.update(req).await
+    }
+
+    fn put_registry_credentials(&self, credentials: BTreeMap<String, RegistryCredentials>) {
+        self.registries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(credentials);
+    }
+
     async fn start_provider(&self, req: StartProviderRequest) -> Result<(), ProviderError> {
         Host::start_provider(self, req).await
     }
@@ -207,8 +266,18 @@ impl HostApi for Host {
         Host::stop_provider(self, id)
     }
 
-    fn provider_bid(&self, provider_id: &str, constraints: &BTreeMap<String, String>) -> bool {
-        self.labels_match(constraints) && self.provider(provider_id).is_none()
+    fn provider_bid(
+        &self,
+        provider_id: &str,
+        constraints: &BTreeMap<String, String>,
+    ) -> Result<(), Decline> {
+        self.labels_match(constraints)?;
+        if self.provider(provider_id).is_some() {
+            return Err(Decline(format!(
+                "provider `{provider_id}` runs here already"
+            )));
+        }
+        Ok(())
     }
 
     fn set_links(&self, links: Vec<LinkBinding>) {
@@ -228,9 +297,14 @@ impl HostApi for Host {
             .map_err(|e| call::Error::Failed(e.to_string()))
     }
 
-    fn bid(&self, component_id: &str, constraints: &BTreeMap<String, String>) -> Option<Bid> {
-        if !self.labels_match(constraints) || self.component(component_id).is_some() {
-            return None;
+    fn bid(
+        &self,
+        component_id: &str,
+        constraints: &BTreeMap<String, String>,
+    ) -> Result<Bid, Decline> {
+        self.labels_match(constraints)?;
+        if self.component(component_id).is_some() {
+            return Err(Decline(format!("`{component_id}` runs here already")));
         }
         let config = self.runtime.config();
         let promised: u64 = self
@@ -240,7 +314,7 @@ impl HostApi for Host {
             .map(|c| u64::from(c.max_concurrent().unwrap_or(1)))
             .sum();
         let free = u64::from(config.max_instances).saturating_sub(promised);
-        Some(Bid {
+        Ok(Bid {
             free_instance_slots: free,
             memory_available: free.saturating_mul(config.max_memory_bytes),
         })
@@ -248,9 +322,17 @@ impl HostApi for Host {
 }
 
 impl Host {
-    /// Whether every constraint equals one of the host's labels.
-    fn labels_match(&self, constraints: &BTreeMap<String, String>) -> bool {
+    /// Whether every constraint equals one of the host's labels; if not,
+    /// which does not.
+    fn labels_match(&self, constraints: &BTreeMap<String, String>) -> Result<(), Decline> {
         let labels = self.labels.read().unwrap_or_else(|p| p.into_inner());
-        constraints.iter().all(|(k, v)| labels.get(k) == Some(v))
+        for (k, v) in constraints {
+            match labels.get(k) {
+                Some(have) if have == v => {}
+                Some(have) => return Err(Decline(format!("has {k}={have}, not {k}={v}"))),
+                None => return Err(Decline(format!("has no label {k}"))),
+            }
+        }
+        Ok(())
     }
 }

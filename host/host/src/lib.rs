@@ -21,10 +21,12 @@ mod identity;
 mod providers;
 mod scale;
 
-pub use api::{Bid, ComponentInfo, HostApi, HostInfo, Inventory, ProviderInfo};
+pub use api::{
+    Bid, ComponentInfo, Decline, HostApi, HostInfo, Inventory, ProviderInfo, RegistryCredentials,
+};
 pub use identity::{LabelError, RESERVED_LABEL_PREFIX};
 pub use providers::{LinkBinding, ProviderError, StartProviderRequest};
-pub use scale::{ScaleError, ScaleRequest, Scaled};
+pub use scale::{ScaleError, ScaleRequest, Scaled, UpdateRequest};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -159,6 +161,7 @@ impl HostBuilder {
             inbound: std::sync::Mutex::default(),
             draining: AtomicBool::new(false),
             deployments: RwLock::default(),
+            registries: RwLock::default(),
             runtime,
             cache,
             components: RwLock::default(),
@@ -186,6 +189,8 @@ pub struct Host {
     draining: AtomicBool,
     /// Where components started by `scale` came from.
     deployments: RwLock<HashMap<String, scale::Deployment>>,
+    /// Credentials for OCI registries, by registry host (`registry.put`).
+    registries: RwLock<BTreeMap<String, RegistryCredentials>>,
     runtime: Runtime,
     cache: CompileCache,
     components: RwLock<HashMap<String, Arc<Component>>>,

@@ -78,16 +78,33 @@ pub enum ScaleError {
         /// The image asked for.
         requested: String,
     },
+    /// An update asked for a component that does not run here.
+    #[error("component `{0}` is not running on this host; start it before updating it")]
+    NotRunning(String),
     /// Compiling or starting failed.
     #[error(transparent)]
     Start(#[from] Error),
 }
 
-/// Where a running component came from, for the inventory.
+/// Where a running component came from and how it was asked for: the
+/// inventory reports it, an update starts from it.
 #[derive(Debug, Clone)]
 pub(crate) struct Deployment {
     pub(crate) image_ref: String,
     pub(crate) annotations: BTreeMap<String, String>,
+    pub(crate) request: ScaleRequest,
+}
+
+/// A request to switch a running component to another image, keeping its
+/// id, limits, config and links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateRequest {
+    /// The running component.
+    pub component_id: String,
+    /// The image to switch to.
+    pub image_ref: String,
+    /// New annotations, if they change.
+    pub annotations: Option<BTreeMap<String, String>>,
 }
 
 impl Host {
@@ -130,6 +147,32 @@ impl Host {
         Ok(Scaled::Started)
     }
 
+    /// Switches a running component to another image: the new one is
+    /// compiled and started first, then takes the id (and its links,
+    /// listeners and subscriptions); invocations running on the old one
+    /// finish there. Returns the image it ran before.
+    pub async fn update(&self, req: UpdateRequest) -> Result<String, ScaleError> {
+        let Some(deployment) = self.deployment(&req.component_id) else {
+            return Err(ScaleError::NotRunning(req.component_id));
+        };
+        let previous = deployment.image_ref.clone();
+        let mut scale = deployment.request;
+        scale.image_ref = req.image_ref;
+        scale.allow_update = true;
+        if let Some(annotations) = req.annotations {
+            scale.annotations = annotations;
+        }
+        // The limit it runs under now, which a rescale may have changed.
+        if let Some(max) = self
+            .component(&req.component_id)
+            .and_then(|c| c.max_concurrent())
+        {
+            scale.max_instances = max;
+        }
+        self.scale(scale).await?;
+        Ok(previous)
+    }
+
     /// The bytes behind `image_ref`.
     async fn fetch(&self, component: &str, image_ref: &str) -> Result<Vec<u8>, ScaleError> {
         let Some(path) = image_ref.strip_prefix("file://") else {
@@ -157,6 +200,7 @@ impl Host {
             Deployment {
                 image_ref: req.image_ref.clone(),
                 annotations: req.annotations.clone(),
+                request: req.clone(),
             },
         );
     }

@@ -12,6 +12,9 @@ pub enum ErrorKind {
     NoResponders,
     /// A host answered `success: false`; the message says why.
     Rejected,
+    /// No host of the lattice qualifies for an auction; the message says
+    /// why each declined.
+    NoHost,
     /// The reply was not the JSON the protocol defines.
     Malformed,
     /// NATS itself failed (connection lost, publish refused).

@@ -21,8 +21,10 @@
 
 #![deny(missing_docs)]
 
+mod auction;
 mod error;
 
+pub use auction::Auction;
 pub use error::{Error, ErrorKind};
 
 use async_nats::RequestErrorKind;
@@ -33,7 +35,7 @@ use std::time::Duration;
 use weft_lattice_protocol::wire::{
     ComponentAuctionAck, ComponentAuctionRequest, CtlResponse, DeleteLink, Host, HostInventory,
     HostLabel, HostLabelKey, Link, ProviderAuctionAck, ProviderAuctionRequest, ScaleComponent,
-    StartProvider, StopHost, StopProvider, StringMap,
+    StartProvider, StopHost, StopProvider, StringMap, UpdateComponent,
 };
 use weft_lattice_protocol::{Operation, Subjects};
 
@@ -91,13 +93,14 @@ impl LatticeClient {
         self.request(&op, None::<&()>).await
     }
 
-    /// The bids of every host that qualifies to run the component, collected
-    /// for the window; empty when none does.
+    /// The bids of every host that qualifies to run the component; empty
+    /// when none does. Ends once every host the answers say is alive has
+    /// answered, or after the window.
     pub async fn auction_component(
         &self,
         req: &ComponentAuctionRequest,
     ) -> Result<Vec<ComponentAuctionAck>, Error> {
-        self.gather(&Operation::ComponentAuction, Some(req)).await
+        Ok(self.auction(&Operation::ComponentAuction, req).await?.bids)
     }
 
     /// Asks `host_id` to start, resize or (with `max_instances` 0) stop a
@@ -112,12 +115,29 @@ impl LatticeClient {
         Ok(())
     }
 
-    /// Every host that qualifies to run the provider, collected for the window.
+    /// Asks `host_id` to switch a running component to another image;
+    /// returns once the new one serves.
+    pub async fn update_component(
+        &self,
+        host_id: &str,
+        cmd: &UpdateComponent,
+    ) -> Result<(), Error> {
+        let op = Operation::ComponentUpdate {
+            host: host_id.to_owned(),
+        };
+        let _: CtlResponse<serde_json::Value> = self
+            .send_within(&op, Some(cmd), SCALE_TIMEOUT.max(self.timeout))
+            .await?;
+        Ok(())
+    }
+
+    /// Every host that qualifies to run the provider, like
+    /// [`Self::auction_component`].
     pub async fn auction_provider(
         &self,
         req: &ProviderAuctionRequest,
     ) -> Result<Vec<ProviderAuctionAck>, Error> {
-        self.gather(&Operation::ProviderAuction, Some(req)).await
+        Ok(self.auction(&Operation::ProviderAuction, req).await?.bids)
     }
 
     /// Asks `host_id` to start a provider instance; returns when it is ready.
@@ -309,6 +329,35 @@ impl LatticeClient {
         }
     }
 
+    /// Publishes a request every host may answer; the answers come on the
+    /// returned subscription.
+    async fn scatter(
+        &self,
+        op: &Operation,
+        payload: Vec<u8>,
+        headers: async_nats::HeaderMap,
+    ) -> Result<async_nats::Subscriber, Error> {
+        let transport = |e: &dyn std::fmt::Display| {
+            Error::new(ErrorKind::Transport, format!("`{}`: {e}", op.name()))
+        };
+        let inbox = self.nats.new_inbox();
+        let replies = self
+            .nats
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|e| transport(&e))?;
+        self.nats
+            .publish_with_reply_and_headers(
+                self.subjects.subject(op),
+                inbox,
+                headers,
+                payload.into(),
+            )
+            .await
+            .map_err(|e| transport(&e))?;
+        Ok(replies)
+    }
+
     /// Sends a scatter request and collects every successful answer that
     /// arrives within the window.
     async fn gather<B: Serialize, T: DeserializeOwned>(
@@ -316,20 +365,9 @@ impl LatticeClient {
         op: &Operation,
         body: Option<&B>,
     ) -> Result<Vec<T>, Error> {
-        let payload = encode(op, body)?;
-        let transport = |e: &dyn std::fmt::Display| {
-            Error::new(ErrorKind::Transport, format!("`{}`: {e}", op.name()))
-        };
-        let inbox = self.nats.new_inbox();
         let mut replies = self
-            .nats
-            .subscribe(inbox.clone())
-            .await
-            .map_err(|e| transport(&e))?;
-        self.nats
-            .publish_with_reply(self.subjects.subject(op), inbox, payload.into())
-            .await
-            .map_err(|e| transport(&e))?;
+            .scatter(op, encode(op, body)?, async_nats::HeaderMap::new())
+            .await?;
         let deadline = tokio::time::Instant::now() + self.window;
         let mut out = Vec::new();
         while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, replies.next()).await {

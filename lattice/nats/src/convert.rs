@@ -109,3 +109,19 @@ pub fn scale_request(cmd: &wire::ScaleComponent) -> Result<ScaleRequest, Invalid
         timeout,
     })
 }
+
+/// A `registry.put` body as the host keeps it.
+pub fn registry_credentials(
+    body: std::collections::BTreeMap<String, wire::RegistryCredential>,
+) -> std::collections::BTreeMap<String, weft_host::RegistryCredentials> {
+    body.into_iter()
+        .map(|(registry, c)| {
+            let credentials = weft_host::RegistryCredentials {
+                username: c.username,
+                password: c.password,
+                token: c.token,
+            };
+            (registry, credentials)
+        })
+        .collect()
+}

@@ -7,8 +7,12 @@
 //! the lattice — to everything else, so lattice-wide operations (links,
 //! config) and unknown subjects get exactly one answer.
 
+mod auction;
+mod lifecycle;
+
 use crate::convert::{self, Endpoints};
 use crate::events::Events;
+use crate::peers::Peers;
 use crate::rpc::RpcServer;
 use crate::state::{LatticeState, StateError};
 use async_nats::{Client, Message, Subscriber};
@@ -57,6 +61,8 @@ struct Ctx {
     state: LatticeState,
     /// Answers calls from other hosts to the components running here.
     rpc: RpcServer,
+    /// The hosts of the lattice this one knows to be alive.
+    peers: Peers,
 }
 
 /// Answers the control protocol for `host` on `client`, keeping lattice-wide
@@ -72,8 +78,11 @@ pub async fn serve(
     let host_id = host.info().id;
     let rpc = RpcServer::new(client.clone(), subjects.clone(), host.clone());
     rpc.sync().await;
+    let peers = Peers::new(&host_id);
+    let following = peers.clone().follow(client.clone(), &subjects).await;
     let ctx = Arc::new(Ctx {
         rpc,
+        peers,
         host,
         host_id: host_id.clone(),
         subjects: subjects.clone(),
@@ -94,7 +103,7 @@ pub async fn serve(
             })
             .replace(".host.get.", ".*.*."),
     ];
-    let mut tasks = Vec::new();
+    let mut tasks = vec![following];
     for subject in direct {
         let sub = subscribe(&client, &subject, None).await?;
         tasks.push(tokio::spawn(pump(sub, ctx.clone(), Role::Direct)));
@@ -134,22 +143,49 @@ async fn subscriptions_registered(client: &Client) {
 }
 
 /// Keeps the host's links in step with the lattice: applies them at once,
-/// then again after every change; re-subscribes if the watch ends (as it
+/// then again after every change of a link or of a named config (links
+/// carry their configs merged in); re-subscribes if the watch ends (as it
 /// does when NATS restarts).
 async fn follow_links(ctx: Arc<Ctx>) {
     loop {
+        let configs = futures::future::join(
+            ctx.client
+                .subscribe(ctx.subjects.event(EventName::ConfigSet.as_str())),
+            ctx.client
+                .subscribe(ctx.subjects.event(EventName::ConfigDeleted.as_str())),
+        )
+        .await;
+        let mut configs = match configs {
+            (Ok(set), Ok(deleted)) => futures::stream::select(set, deleted).boxed(),
+            _ => {
+                tracing::warn!("cannot follow config changes; links see them on their next change");
+                futures::stream::pending().boxed()
+            }
+        };
         match ctx.state.watch_links().await {
             Ok(changes) => {
                 let mut changes = std::pin::pin!(changes);
                 // key -> (revision, link); the watch replays every key first.
                 let mut table = BTreeMap::new();
-                while let Some(change) = changes.next().await {
-                    match change.link {
-                        Some(link) => table.insert(change.key, (change.revision, link)),
-                        None => table.remove(&change.key),
-                    };
-                    if change.pending == 0 {
-                        ctx.apply_links(&table).await;
+                let mut replayed = false;
+                loop {
+                    tokio::select! {
+                        change = changes.next() => {
+                            let Some(change) = change else { break };
+                            match change.link {
+                                Some(link) => table.insert(change.key, (change.revision, link)),
+                                None => table.remove(&change.key),
+                            };
+                            if change.pending == 0 {
+                                replayed = true;
+                                ctx.apply_links(&table).await;
+                            }
+                        }
+                        Some(_) = configs.next() => {
+                            if replayed {
+                                ctx.apply_links(&table).await;
+                            }
+                        }
                     }
                 }
             }
@@ -196,11 +232,15 @@ impl Ctx {
         let Some(parsed) = self.subjects.parse(msg.subject.as_str()) else {
             return;
         };
+        let declines = msg
+            .headers
+            .as_ref()
+            .is_some_and(|h| h.get(wire::AUCTION_DECLINES_HEADER).is_some());
         let reply = match (parsed, role) {
             (Parsed::Unsupported, Role::Queued) => json(&CtlResponse::unsupported()),
             (Parsed::Unsupported, Role::Direct) => return,
             (Parsed::Operation(op), Role::Queued) if !op.is_queued() => return,
-            (Parsed::Operation(op), _) => match self.handle(&op, &msg.payload).await {
+            (Parsed::Operation(op), _) => match self.handle(&op, &msg.payload, declines).await {
                 Some(reply) => reply,
                 None => return,
             },
@@ -212,18 +252,22 @@ impl Ctx {
     }
 
     /// The reply to `op`, or `None` when this host stays silent (a host
-    /// addressed to another id, an auction it does not qualify for).
-    async fn handle(&self, op: &Operation, body: &[u8]) -> Option<Vec<u8>> {
-        let mine = |host: &str| host == self.host_id;
+    /// addressed to another id, an auction it does not qualify for unless
+    /// the client asked for `declines`).
+    async fn handle(&self, op: &Operation, body: &[u8], declines: bool) -> Option<Vec<u8>> {
+        if op.host().is_some_and(|host| host != self.host_id) {
+            // For another host.
+            return None;
+        }
         Some(match op {
             Operation::HostPing => json(&CtlResponse::ok(convert::host(
                 self.host.info(),
                 &self.endpoints,
             ))),
-            Operation::HostGet { host } if mine(host) => {
+            Operation::HostGet { .. } => {
                 json(&CtlResponse::ok(convert::inventory(self.host.inventory())))
             }
-            Operation::LabelPut { host } if mine(host) => {
+            Operation::LabelPut { .. } => {
                 let label: wire::HostLabel = match parse(op, body) {
                     Ok(label) => label,
                     Err(reply) => return Some(reply),
@@ -233,7 +277,7 @@ impl Ctx {
                     Err(e) => json(&CtlResponse::<()>::error(e.to_string())),
                 }
             }
-            Operation::LabelDel { host } if mine(host) => {
+            Operation::LabelDel { .. } => {
                 let label: wire::HostLabelKey = match parse(op, body) {
                     Ok(label) => label,
                     Err(reply) => return Some(reply),
@@ -243,7 +287,7 @@ impl Ctx {
                     Err(e) => json(&CtlResponse::<()>::error(e.to_string())),
                 }
             }
-            Operation::HostStop { host } if mine(host) => {
+            Operation::HostStop { host } => {
                 // wash sends a body; an empty one means "stop now".
                 let stop: wire::StopHost = if body.is_empty() {
                     wire::StopHost {
@@ -260,37 +304,16 @@ impl Ctx {
                     .request_stop(stop.timeout.map(Duration::from_millis));
                 json(&CtlResponse::ack())
             }
-            Operation::ComponentScale { host } if mine(host) => {
-                match parse::<wire::ScaleComponent>(op, body) {
-                    Ok(cmd) => self.scale(cmd).await,
-                    Err(reply) => reply,
-                }
-            }
-            Operation::ComponentAuction => {
-                let req: wire::ComponentAuctionRequest = match parse(op, body) {
-                    Ok(req) => req,
-                    Err(reply) => return Some(reply),
-                };
-                let bid = self.host.bid(&req.component_id, &req.constraints)?;
-                json(&CtlResponse::ok(wire::ComponentAuctionAck {
-                    component_ref: req.component_ref,
-                    component_id: req.component_id,
-                    host_id: self.host_id.clone(),
-                    constraints: req.constraints,
-                    capacity: Some(wire::Capacity {
-                        free_instance_slots: bid.free_instance_slots,
-                        memory_available: bid.memory_available,
-                        image_cached: false,
-                    }),
-                }))
-            }
-            Operation::ProviderStart { host } if mine(host) => {
-                match parse::<wire::StartProvider>(op, body) {
-                    Ok(cmd) => self.start_provider(cmd).await,
-                    Err(reply) => reply,
-                }
-            }
-            Operation::ProviderStop { host } if mine(host) => {
+            Operation::ComponentScale { .. } => match parse::<wire::ScaleComponent>(op, body) {
+                Ok(cmd) => self.scale(cmd).await,
+                Err(reply) => reply,
+            },
+            Operation::ComponentAuction => return self.component_auction(op, body, declines),
+            Operation::ProviderStart { .. } => match parse::<wire::StartProvider>(op, body) {
+                Ok(cmd) => self.start_provider(cmd).await,
+                Err(reply) => reply,
+            },
+            Operation::ProviderStop { .. } => {
                 let cmd: wire::StopProvider = match parse(op, body) {
                     Ok(cmd) => cmd,
                     Err(reply) => return Some(reply),
@@ -308,34 +331,7 @@ impl Ctx {
                     )))
                 }
             }
-            Operation::ProviderAuction => {
-                let req: wire::ProviderAuctionRequest = match parse(op, body) {
-                    Ok(req) => req,
-                    Err(reply) => return Some(reply),
-                };
-                if !self.host.provider_bid(&req.provider_id, &req.constraints) {
-                    return None;
-                }
-                json(&CtlResponse::ok(wire::ProviderAuctionAck {
-                    provider_ref: req.provider_ref,
-                    provider_id: req.provider_id,
-                    host_id: self.host_id.clone(),
-                    constraints: req.constraints,
-                    capacity: None,
-                }))
-            }
-            Operation::ComponentScale { host }
-            | Operation::ComponentUpdate { host }
-            | Operation::ProviderStart { host }
-            | Operation::ProviderStop { host }
-            | Operation::HostGet { host }
-            | Operation::HostStop { host }
-            | Operation::LabelPut { host }
-            | Operation::LabelDel { host }
-                if !mine(host) =>
-            {
-                return None;
-            }
+            Operation::ProviderAuction => return self.provider_auction(op, body, declines),
             Operation::ConfigPut { name } => match parse::<wire::StringMap>(op, body) {
                 Ok(values) => self.config_put(name, &values).await,
                 Err(reply) => reply,
@@ -371,113 +367,23 @@ impl Ctx {
                 Ok(links) => json(&CtlResponse::ok(links)),
                 Err(e) => failure(e),
             },
-            other => self.not_yet(other, body),
-        })
-    }
-
-    async fn scale(&self, cmd: wire::ScaleComponent) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct Scaled<'a> {
-            component_id: &'a str,
-            image_ref: &'a str,
-            host_id: &'a str,
-            max_instances: u32,
-            annotations: &'a wire::StringMap,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            error: Option<String>,
-        }
-        let result = match convert::scale_request(&cmd) {
-            Ok(mut req) => match self.named_configs(&cmd.config).await {
-                Ok(config) => {
-                    req.config = config;
-                    self.host
-                        .scale_component(req)
-                        .await
-                        .map_err(|e| e.to_string())
-                }
-                Err(message) => Err(message),
+            Operation::ComponentUpdate { .. } => match parse::<wire::UpdateComponent>(op, body) {
+                Ok(cmd) => self.update(cmd).await,
+                Err(reply) => reply,
             },
-            Err(e) => Err(e.to_string()),
-        };
-        let mut data = Scaled {
-            component_id: &cmd.component_id,
-            image_ref: &cmd.component_ref,
-            host_id: &self.host_id,
-            max_instances: cmd.max_instances,
-            annotations: &cmd.annotations,
-            error: None,
-        };
-        match result {
-            Ok(_) => {
-                self.rpc.sync().await;
-                self.events.publish(EventName::ComponentScaled, &data).await;
-                json(&CtlResponse::ack())
-            }
-            Err(message) => {
-                data.error = Some(message.clone());
-                self.events
-                    .publish(EventName::ComponentScaleFailed, &data)
-                    .await;
-                json(&CtlResponse::<()>::error(message))
-            }
-        }
-    }
-
-    async fn start_provider(&self, cmd: wire::StartProvider) -> Vec<u8> {
-        let result = match self.merged_config(&cmd).await {
-            Ok(config) => self
-                .host
-                .start_provider(weft_host::StartProviderRequest {
-                    provider_id: cmd.provider_id.clone(),
-                    provider_ref: cmd.provider_ref.clone(),
-                    config,
-                    annotations: cmd.annotations.clone().unwrap_or_default(),
-                })
-                .await
-                .map_err(|e| e.to_string()),
-            Err(message) => Err(message),
-        };
-        let mut data = serde_json::json!({
-            "provider_id": cmd.provider_id, "provider_ref": cmd.provider_ref,
-            "host_id": self.host_id, "annotations": cmd.annotations.unwrap_or_default(),
-        });
-        match result {
-            Ok(()) => {
-                self.events.publish(EventName::ProviderStarted, &data).await;
-                json(&CtlResponse::ack())
-            }
-            Err(message) => {
-                data["error"] = message.clone().into();
-                self.events
-                    .publish(EventName::ProviderStartFailed, &data)
-                    .await;
-                json(&CtlResponse::<()>::error(message))
-            }
-        }
-    }
-
-    /// The named configs of a provider start, merged in order.
-    async fn merged_config(&self, cmd: &wire::StartProvider) -> Result<wire::StringMap, String> {
-        weft_lattice_protocol::validate::token("provider_id", &cmd.provider_id)
-            .map_err(|e| e.to_string())?;
-        self.named_configs(&cmd.config).await
-    }
-
-    /// Named configs merged in order; each must exist.
-    async fn named_configs(&self, names: &[String]) -> Result<wire::StringMap, String> {
-        let mut merged = wire::StringMap::new();
-        for name in names {
-            match self.state.config(name).await {
-                Ok(Some(values)) => merged.extend(values),
-                Ok(None) => {
-                    return Err(format!(
-                        "config `{name}` does not exist; create it first with `weft config put {name} KEY=VALUE`"
-                    ));
+            // Weft signs nothing: there are no JWT claims to list.
+            Operation::ClaimsGet => json(&CtlResponse::ok(Vec::<wire::StringMap>::new())),
+            Operation::RegistryPut => {
+                match parse::<BTreeMap<String, wire::RegistryCredential>>(op, body) {
+                    Ok(registries) => {
+                        self.host
+                            .put_registry_credentials(convert::registry_credentials(registries));
+                        json(&CtlResponse::ack())
+                    }
+                    Err(reply) => reply,
                 }
-                Err(e) => return Err(e.to_string()),
             }
-        }
-        Ok(merged)
+        })
     }
 
     async fn config_put(&self, name: &str, values: &wire::StringMap) -> Vec<u8> {
@@ -544,25 +450,6 @@ impl Ctx {
         };
         self.events.publish(EventName::LabelsChanged, &data).await;
         json(&CtlResponse::ack())
-    }
-
-    /// Operations the protocol defines that this host does not carry out
-    /// yet: the body is still checked, so a malformed one is reported as such.
-    fn not_yet(&self, op: &Operation, body: &[u8]) -> Vec<u8> {
-        let checked = match op {
-            Operation::ComponentUpdate { .. } => parse::<wire::UpdateComponent>(op, body).err(),
-            Operation::RegistryPut => {
-                parse::<std::collections::BTreeMap<String, wire::RegistryCredential>>(op, body)
-                    .err()
-            }
-            _ => None,
-        };
-        checked.unwrap_or_else(|| {
-            json(&CtlResponse::<()>::error(format!(
-                "`{}` is not supported by this Weft host yet",
-                op.name()
-            )))
-        })
     }
 }
 

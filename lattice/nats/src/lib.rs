@@ -26,6 +26,7 @@ mod connect;
 mod convert;
 pub mod ctl;
 mod events;
+mod peers;
 pub mod rpc;
 mod state;
 

@@ -117,8 +117,8 @@ impl Operation {
         }
     }
 
-    /// The subject token naming the operation's target, if it has one.
-    pub fn target(&self) -> Option<&str> {
+    /// The host the operation is addressed to, for those sent to one host.
+    pub fn host(&self) -> Option<&str> {
         match self {
             Self::ComponentScale { host }
             | Self::ComponentUpdate { host }
@@ -128,10 +128,17 @@ impl Operation {
             | Self::HostStop { host }
             | Self::LabelPut { host }
             | Self::LabelDel { host } => Some(host),
+            _ => None,
+        }
+    }
+
+    /// The subject token naming the operation's target, if it has one.
+    pub fn target(&self) -> Option<&str> {
+        match self {
             Self::ConfigPut { name } | Self::ConfigGet { name } | Self::ConfigDel { name } => {
                 Some(name)
             }
-            _ => None,
+            _ => self.host(),
         }
     }
 

@@ -146,7 +146,19 @@ pub struct Capacity {
     pub memory_available: u64,
     /// Whether the requested image is already in the host's cache.
     pub image_cached: bool,
+    /// How many hosts the answering host knows to be alive in the lattice
+    /// (itself included), from their heartbeats: a client that has heard
+    /// from that many may stop waiting for answers.
+    #[serde(default)]
+    pub lattice_hosts: u32,
 }
+
+/// A NATS header a Weft client sets on an auction to ask every host to
+/// answer: qualifying hosts with their ack, the others with
+/// `success: false`, the reason, and an ack whose capacity says how many
+/// hosts they know. Without it (wasmCloud's clients) the others stay
+/// silent, as the protocol says.
+pub const AUCTION_DECLINES_HEADER: &str = "Weft-Auction-Declines";
 
 /// `component.auction` ack, from each qualifying host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
