@@ -13,6 +13,10 @@ Examples:
   weft get inventory                     # every host
   weft config put redis-prod url=redis://127.0.0.1:6379
   weft link put app cache wasi keyvalue --interface store --interface atomics
+  weft link put app greeter weft platform --interface greeter          # to a component
+  weft link put app es-greeter weft platform --interface greeter --name es
+  weft config put outbound allowed_hosts=api.example.com,*.example.org
+  weft link put app web wasi http --interface outgoing-handler --target-config outbound
   weft link get -o json
   weft label put NABC… zone=eu
 

@@ -70,6 +70,39 @@ async fn serve_app(client: &LatticeClient, host_id: &str) -> anyhow::Result<Sock
     Ok(addr)
 }
 
+/// Moves app's keyvalue link to `target` while a client loop keeps calling
+/// `/count`; returns the status of every call, once one was answered by the
+/// new backend (a fresh counter: "1"). Fails if any call failed.
+async fn move_under_load(
+    client: &LatticeClient,
+    addr: SocketAddr,
+    target: &str,
+) -> anyhow::Result<Vec<u16>> {
+    let load = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        for _ in 0..2_000 {
+            let reply = count(addr).await;
+            let moved = matches!(&reply, Ok((200, body)) if body == "1");
+            seen.push(reply.map(|(status, _)| status).unwrap_or(0));
+            if moved {
+                break;
+            }
+        }
+        seen
+    });
+    client.put_link(&link(target)).await?;
+    let statuses = load.await?;
+    anyhow::ensure!(
+        statuses.iter().all(|s| *s == 200),
+        "a call failed during the move to {target}: {statuses:?}"
+    );
+    anyhow::ensure!(
+        statuses.len() < 2_000,
+        "the move to {target} never took effect"
+    );
+    Ok(statuses)
+}
+
 fn link(target: &str) -> Link {
     common::link("app", target, "wasi:keyvalue", &["store", "atomics"], &[])
 }
@@ -130,27 +163,7 @@ async fn relinking_keyvalue_moves_the_next_call_to_the_new_provider() -> anyhow:
 
     // Move the link to Redis while calls keep coming: every call succeeds,
     // and once the move lands the values come from Redis.
-    let load = {
-        tokio::spawn(async move {
-            let mut seen = Vec::new();
-            for _ in 0..2_000 {
-                let reply = count(addr).await;
-                let moved = matches!(&reply, Ok((200, body)) if body == "1");
-                seen.push(reply.map(|(status, _)| status).unwrap_or(0));
-                if moved {
-                    break;
-                }
-            }
-            seen
-        })
-    };
-    client.put_link(&link("cache")).await?;
-    let statuses = load.await?;
-    assert!(
-        statuses.iter().all(|s| *s == 200),
-        "a call failed during the move: {statuses:?}"
-    );
-    assert!(statuses.len() < 2_000, "the move never took effect");
+    let statuses = move_under_load(&client, addr, "cache").await?;
     let direct = RedisKeyValue::connect(&redis.url()).await?;
     use weft_capability::keyvalue::KeyValue;
     assert_eq!(direct.get("default", "count").await?, Some(b"1".to_vec()));
@@ -177,16 +190,18 @@ async fn relinking_keyvalue_moves_the_next_call_to_the_new_provider() -> anyhow:
             &provider("jetstream", "builtin:keyvalue-nats", &["nats"]),
         )
         .await?;
-    client.put_link(&link("jetstream")).await?;
-    net::wait_for("the move to NATS KV", Duration::from_secs(20), || async {
-        matches!(count(addr).await, Ok((200, body)) if body == "1").then_some(())
-    })
-    .await?;
+    let to_nats = move_under_load(&client, addr, "jetstream").await?;
     let jetstream =
         NatsKeyValue::open(async_nats::connect(nats.url()).await?, "weft_keyvalue").await?;
     assert_eq!(
         jetstream.get("default", "count").await?,
         Some(b"1".to_vec())
+    );
+    // Every call of that loop but the last went to Redis.
+    let in_redis = 1 + (to_nats.len() - 1);
+    assert_eq!(
+        direct.get("default", "count").await?,
+        Some(in_redis.to_string().into_bytes())
     );
 
     // And back, by delete and put: the memory provider kept its count — 2,

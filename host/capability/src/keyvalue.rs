@@ -66,6 +66,12 @@ pub trait KeyValue: Send + Sync + 'static {
     /// Checks that `bucket` can be used; called when a guest opens it.
     async fn open(&self, bucket: &str) -> Result<(), Error>;
 
+    /// Whether the backend answers (a cheap round trip); hosts report it as
+    /// the provider's health. In-process backends are always healthy.
+    async fn health(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// The value of `key`, or `None` when it is absent.
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, Error>;
 

@@ -68,6 +68,12 @@ pub trait Messaging: Send + Sync + 'static {
     /// Sends `message` without waiting for a reply.
     async fn publish(&self, message: Message) -> Result<(), Error>;
 
+    /// Whether the broker can be reached now; hosts report it as the
+    /// provider's health.
+    async fn health(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// Sends `body` on `subject` and waits up to `timeout` for one reply.
     async fn request(
         &self,

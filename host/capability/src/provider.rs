@@ -42,6 +42,18 @@ impl Capability {
     }
 }
 
+impl Capability {
+    /// Whether the instance's backend answers now: `Err` says why not.
+    pub async fn health(&self) -> Result<(), String> {
+        match self {
+            Self::KeyValue(kv) => kv.health().await.map_err(|e| e.to_string()),
+            Self::Messaging(m) => m.health().await.map_err(|e| e.to_string()),
+            // In process, nothing to reach.
+            Self::HttpServer(_) | Self::HttpClient(_) => Ok(()),
+        }
+    }
+}
+
 impl fmt::Debug for Capability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (ns, pkg) = self.package();

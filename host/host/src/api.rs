@@ -153,6 +153,10 @@ pub trait HostApi: Send + Sync + 'static {
     /// Stops provider `id`; returns whether it was running.
     fn stop_provider(&self, id: &str) -> bool;
 
+    /// Checks every provider instance's backend: `(id, Err(why))` for the
+    /// ones that do not answer. Sorted by id.
+    async fn provider_health(&self) -> Vec<(String, Result<(), String>)>;
+
     /// Whether this host qualifies to run provider `provider_id` under
     /// `constraints` (labels match, not running here yet), or why not.
     fn provider_bid(
@@ -264,6 +268,16 @@ impl HostApi for Host {
 
     fn stop_provider(&self, id: &str) -> bool {
         Host::stop_provider(self, id)
+    }
+
+    async fn provider_health(&self) -> Vec<(String, Result<(), String>)> {
+        let mut out = Vec::new();
+        for (id, _, _) in self.provider_list() {
+            if let Some(provider) = self.provider(&id) {
+                out.push((id, provider.capability.health().await));
+            }
+        }
+        out
     }
 
     fn provider_bid(

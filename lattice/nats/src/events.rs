@@ -3,11 +3,22 @@
 use crate::convert;
 use async_nats::Client;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use weft_host::HostApi;
 use weft_lattice_protocol::{EventName, Subjects, event};
+
+/// The data of the health-check events.
+#[derive(Serialize)]
+struct Health<'a> {
+    provider_id: &'a str,
+    host_id: &'a str,
+    healthy: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
 
 /// How long an event publish may take before it is dropped.
 pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -56,16 +67,40 @@ impl Events {
     }
 
     /// Publishes `host_heartbeat` with the inventory now and every `every`
-    /// until the returned task is aborted.
+    /// until the returned task is aborted; after each, checks every
+    /// provider and publishes `health_check_status`, plus
+    /// `health_check_passed` / `health_check_failed` when a provider's
+    /// health is first known or changes.
     pub fn heartbeat(&self, host: Arc<dyn HostApi>, every: Duration) -> JoinHandle<()> {
         let events = self.clone();
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut healthy: HashMap<String, bool> = HashMap::new();
             loop {
                 ticks.tick().await;
                 let inventory = convert::inventory(host.inventory());
                 events.publish(EventName::HostHeartbeat, &inventory).await;
+                let checks = host.provider_health().await;
+                healthy.retain(|id, _| checks.iter().any(|(c, _)| c == id));
+                for (provider_id, result) in checks {
+                    let ok = result.is_ok();
+                    let data = Health {
+                        provider_id: &provider_id,
+                        host_id: &events.host_id,
+                        healthy: ok,
+                        message: result.err(),
+                    };
+                    if healthy.insert(provider_id.clone(), ok) != Some(ok) {
+                        let name = if ok {
+                            EventName::HealthCheckPassed
+                        } else {
+                            EventName::HealthCheckFailed
+                        };
+                        events.publish(name, &data).await;
+                    }
+                    events.publish(EventName::HealthCheckStatus, &data).await;
+                }
             }
         })
     }

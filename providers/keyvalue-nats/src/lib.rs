@@ -82,6 +82,10 @@ impl NatsKeyValue {
 
 #[async_trait]
 impl KeyValue for NatsKeyValue {
+    async fn health(&self) -> Result<(), Error> {
+        self.store.status().await.map(|_| ()).map_err(backend)
+    }
+
     async fn open(&self, _bucket: &str) -> Result<(), Error> {
         Ok(())
     }

@@ -90,6 +90,14 @@ fn guest_key(bucket: &str, redis_key: String) -> String {
 
 #[async_trait]
 impl KeyValue for RedisKeyValue {
+    async fn health(&self) -> Result<(), Error> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
     async fn open(&self, _bucket: &str) -> Result<(), Error> {
         Ok(())
     }

@@ -42,6 +42,13 @@ impl NatsMessaging {
 
 #[async_trait]
 impl Messaging for NatsMessaging {
+    async fn health(&self) -> Result<(), Error> {
+        match self.client.connection_state() {
+            async_nats::connection::State::Connected => Ok(()),
+            state => Err(Error::Backend(format!("NATS connection is {state}"))),
+        }
+    }
+
     async fn publish(&self, message: Message) -> Result<(), Error> {
         check_publish_subject(&message.subject)?;
         self.check_size(message.body.len())?;
