@@ -128,10 +128,32 @@ impl Lattice {
         interfaces: &[&str],
         source_config: &[&str],
     ) -> anyhow::Result<()> {
+        self.named_link(
+            "default",
+            source,
+            target,
+            (namespace, package),
+            interfaces,
+            source_config,
+        )
+        .await
+    }
+
+    /// A link called `name`: one provider serves several components over
+    /// links named apart.
+    async fn named_link(
+        &self,
+        name: &str,
+        source: &str,
+        target: &str,
+        (namespace, package): (&str, &str),
+        interfaces: &[&str],
+        source_config: &[&str],
+    ) -> anyhow::Result<()> {
         let link = Link {
             source_id: source.into(),
             target: target.into(),
-            name: "default".into(),
+            name: name.into(),
             wit_namespace: namespace.into(),
             wit_package: package.into(),
             interfaces: interfaces.iter().map(|i| i.to_string()).collect(),
@@ -330,7 +352,8 @@ pub async fn run(args: LatticeArgs) -> anyhow::Result<()> {
             .config(&config, &[("address", &addr.to_string())])
             .await?;
         lattice
-            .link(
+            .named_link(
+                name,
                 "http",
                 &id,
                 ("wasi", "http"),

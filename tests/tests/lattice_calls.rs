@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{link, provider, scale, serve_http, start_host};
+use common::{link, provider, scale, serve_http, serve_http_named, start_host};
 use std::net::SocketAddr;
 use std::time::Duration;
 use weft_capability::call::{self, Call, RemoteCalls};
@@ -102,6 +102,12 @@ async fn components_on_one_host_call_each_other_over_the_link_the_guest_picks() 
         })
         .await?;
     let addr = serve_http(&client, &id, "http", "app").await?;
+    // The same server provider serves a second component over a named link.
+    client
+        .scale_component(&id, &scale(&id, "web2", "test_guest", &[])?)
+        .await?;
+    let second = serve_http_named(&client, &id, "http", "web2", "second").await?;
+    assert_eq!(get_when(second, "/ok", 200).await?, "ok");
 
     // The default link, with values of several WIT kinds crossing it.
     let greeting = get_when(addr, "/greet/Ada", 200).await?;

@@ -135,7 +135,9 @@ impl Host {
         let mut wanted: BTreeMap<InboundKey, (Capability, Arc<Component>, &LinkBinding)> =
             BTreeMap::new();
         for link in links {
-            if !scaled.contains(&link.target) || link.name != "default" {
+            // Any link name: one provider serves several components over
+            // links named apart (as wasmCloud manifests do).
+            if !scaled.contains(&link.target) {
                 continue;
             }
             let Some(provider) = self.provider(&link.source) else {

@@ -148,6 +148,18 @@ pub async fn serve_http(
     provider_id: &str,
     app: &str,
 ) -> anyhow::Result<std::net::SocketAddr> {
+    serve_http_named(client, host_id, provider_id, app, "default").await
+}
+
+/// [`serve_http`] over a link called `name` (one server provider serves
+/// several components over links named apart).
+pub async fn serve_http_named(
+    client: &weft_lattice_client::LatticeClient,
+    host_id: &str,
+    provider_id: &str,
+    app: &str,
+    name: &str,
+) -> anyhow::Result<std::net::SocketAddr> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], weft_tests::net::free_port()?));
     let config = format!("{app}-http");
     client
@@ -166,13 +178,16 @@ pub async fn serve_http(
         }
     }
     client
-        .put_link(&link(
-            provider_id,
-            app,
-            "wasi:http",
-            &["incoming-handler"],
-            &[&config],
-        ))
+        .put_link(&Link {
+            name: name.into(),
+            ..link(
+                provider_id,
+                app,
+                "wasi:http",
+                &["incoming-handler"],
+                &[&config],
+            )
+        })
         .await?;
     weft_tests::net::wait_for_port(addr, Duration::from_secs(20)).await?;
     Ok(addr)
