@@ -87,6 +87,30 @@ async fn auctions_pick_a_matching_host_end_early_and_say_why_others_decline() ->
         "names the hosts: {missing}"
     );
 
+    // A host that loaded the image already says so in its bid.
+    let image = format!(
+        "file://{}",
+        weft_tests::guests::path("http_hello")?.display()
+    );
+    let warm = b1.host.id().to_owned();
+    client
+        .scale_component(&warm, &common::scale(&warm, "warm", "http_hello", &[])?)
+        .await?;
+    let bids = tokio::time::timeout(
+        within,
+        client.auction_component(&ComponentAuctionRequest {
+            component_ref: image,
+            component_id: "another".into(),
+            constraints: StringMap::from([("zone".into(), "b".into())]),
+        }),
+    )
+    .await??;
+    assert_eq!(bids.len(), 2);
+    for bid in &bids {
+        let cached = bid.capacity.as_ref().is_some_and(|c| c.image_cached);
+        assert_eq!(cached, bid.host_id == warm, "{bid:?}");
+    }
+
     // As a wasmCloud client asks (no header): only the qualifying hosts answer.
     let inbox = nc.new_inbox();
     let mut replies = nc.subscribe(inbox.clone()).await?;

@@ -82,6 +82,9 @@ pub struct Bid {
     pub free_instance_slots: u64,
     /// Bytes of guest memory the pool can still hand out.
     pub memory_available: u64,
+    /// Whether the image was loaded here before and its compiled code is
+    /// still at hand (a start would skip fetching and compiling).
+    pub image_cached: bool,
 }
 
 /// A provider instance running on the host.
@@ -138,12 +141,13 @@ pub trait HostApi: Send + Sync + 'static {
     /// `registry.put`); pulls from those registries use them.
     fn put_registry_credentials(&self, credentials: BTreeMap<String, RegistryCredentials>);
 
-    /// This host's bid for running `component_id` under `constraints`, or
-    /// why it does not qualify: a constraint does not match a label, or the
-    /// component already runs here.
+    /// This host's bid for running `component_id` from `image_ref` under
+    /// `constraints`, or why it does not qualify: a constraint does not
+    /// match a label, or the component already runs here.
     fn bid(
         &self,
         component_id: &str,
+        image_ref: &str,
         constraints: &BTreeMap<String, String>,
     ) -> Result<Bid, Decline>;
 
@@ -314,6 +318,7 @@ impl HostApi for Host {
     fn bid(
         &self,
         component_id: &str,
+        image_ref: &str,
         constraints: &BTreeMap<String, String>,
     ) -> Result<Bid, Decline> {
         self.labels_match(constraints)?;
@@ -331,6 +336,7 @@ impl HostApi for Host {
         Ok(Bid {
             free_instance_slots: free,
             memory_available: free.saturating_mul(config.max_memory_bytes),
+            image_cached: self.image_cached(image_ref),
         })
     }
 }

@@ -162,6 +162,7 @@ impl HostBuilder {
             draining: AtomicBool::new(false),
             deployments: RwLock::default(),
             registries: RwLock::default(),
+            images: RwLock::default(),
             runtime,
             cache,
             components: RwLock::default(),
@@ -189,6 +190,8 @@ pub struct Host {
     draining: AtomicBool,
     /// Where components started by `scale` came from.
     deployments: RwLock<HashMap<String, scale::Deployment>>,
+    /// The digest each image reference resolved to when it was last loaded.
+    images: RwLock<HashMap<String, String>>,
     /// Credentials for OCI registries, by registry host (`registry.put`).
     registries: RwLock<BTreeMap<String, RegistryCredentials>>,
     runtime: Runtime,
@@ -264,6 +267,35 @@ impl Host {
         &self,
     ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, scale::Deployment>> {
         self.deployments.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Remembers what `image_ref` resolved to, for auctions.
+    pub(crate) fn remember_image(&self, image_ref: &str, digest: &str) {
+        self.images
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(image_ref.to_owned(), digest.to_owned());
+    }
+
+    /// Whether starting `image_ref` would skip compiling: it was loaded here
+    /// and a component of that digest runs, or its artifact is in the cache.
+    pub fn image_cached(&self, image_ref: &str) -> bool {
+        let Some(digest) = self
+            .images
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(image_ref)
+            .cloned()
+        else {
+            return false;
+        };
+        let running = self
+            .components
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .any(|c| c.digest() == digest);
+        running || self.cache.contains(self.runtime.engine(), &digest)
     }
 
     /// The running component called `id`.

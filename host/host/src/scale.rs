@@ -131,7 +131,8 @@ impl Host {
                 // Start the new image before the old one goes, so the id
                 // never has nothing behind it.
                 let wasm = self.fetch(&id, &req.image_ref).await?;
-                self.replace_component(&wasm, spec(&req)).await?;
+                let component = self.replace_component(&wasm, spec(&req)).await?;
+                self.remember_image(&req.image_ref, component.digest());
                 self.record(&req);
                 self.rebind();
                 return Ok(Scaled::Rescaled);
@@ -141,7 +142,8 @@ impl Host {
             return Ok(Scaled::Rescaled);
         }
         let wasm = self.fetch(&id, &req.image_ref).await?;
-        self.start_component(&wasm, spec(&req)).await?;
+        let component = self.start_component(&wasm, spec(&req)).await?;
+        self.remember_image(&req.image_ref, component.digest());
         self.record(&req);
         self.rebind();
         Ok(Scaled::Started)

@@ -46,6 +46,15 @@ impl CompileCache {
         Self { dir: None }
     }
 
+    /// Whether a compiled artifact for the wasm with sha256 `digest` is on
+    /// disk for `engine` (so a start would skip compiling).
+    pub fn contains(&self, engine: &Engine, digest: &str) -> bool {
+        self.dir.as_ref().is_some_and(|dir| {
+            dir.join(format!("{digest}-{}.cwasm", compat_hash(engine)))
+                .is_file()
+        })
+    }
+
     /// Compiles `wasm` for `engine`, or loads the cached artifact for its digest.
     pub fn load(&self, engine: &Engine, wasm: &[u8]) -> Result<(Component, Origin), Error> {
         check_is_component(wasm)?;

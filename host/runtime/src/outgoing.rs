@@ -28,7 +28,8 @@ impl WasiHttpHooks for Routing {
         _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> SendFuture {
         let Some(client) = self.targets(OUTGOING).and_then(|t| t.http_client.clone()) else {
-            tracing::info!(
+            // Debug, not info: a guest decides how often this happens.
+            tracing::debug!(
                 component = %self.component,
                 uri = %request.uri(),
                 "outgoing HTTP denied: {}",
@@ -56,7 +57,7 @@ impl WasiHttpHooks for Routing {
                     Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
                 )),
                 Err(e) => {
-                    tracing::info!(%component, %uri, "outgoing HTTP failed: {e}");
+                    tracing::debug!(%component, %uri, "outgoing HTTP failed: {e}");
                     Err(error_code(e))
                 }
             }

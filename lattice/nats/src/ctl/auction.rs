@@ -18,10 +18,16 @@ impl Ctx {
             Ok(req) => req,
             Err(reply) => return Some(reply),
         };
-        let bid = self.host.bid(&req.component_id, &req.constraints);
-        let (free, memory) = match &bid {
-            Ok(bid) => (bid.free_instance_slots, bid.memory_available),
-            Err(_) => (0, 0),
+        let bid = self
+            .host
+            .bid(&req.component_id, &req.component_ref, &req.constraints);
+        let (free, memory, cached) = match &bid {
+            Ok(bid) => (
+                bid.free_instance_slots,
+                bid.memory_available,
+                bid.image_cached,
+            ),
+            Err(_) => (0, 0, false),
         };
         let ack = wire::ComponentAuctionAck {
             component_ref: req.component_ref,
@@ -31,7 +37,7 @@ impl Ctx {
             capacity: Some(wire::Capacity {
                 free_instance_slots: free,
                 memory_available: memory,
-                image_cached: false,
+                image_cached: cached,
                 lattice_hosts: self.peers.alive(),
             }),
         };
