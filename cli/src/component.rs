@@ -13,14 +13,16 @@ use weft_lattice_protocol::wire::{
 /// Examples shown under `weft start --help` and friends.
 pub const EXAMPLES: &str = "\
 Examples:
-  weft host --allow-file-refs &          # a host that may run local files
-  weft start component file:///abs/path/app.wasm app --max 10 --constraint zone=eu
+  weft push app.wasm oci://localhost:5000/app:1.0
+  weft start component oci://localhost:5000/app:1.0 app --max 10 --constraint zone=eu
+  weft start component file:///abs/path/app.wasm dev   # hosts started with --allow-file-load
   weft scale component app --max 50
-  weft update component app file:///abs/path/app-v2.wasm
+  weft update component app oci://localhost:5000/app:1.1
   weft stop component app
 
-References are file:///absolute/paths today (hosts need --allow-file-refs);
-OCI references come next. The command returns once the host has started the
+References are OCI references (oci://registry/repo:tag or …@sha256:…; the host
+pulls, checks every digest, and compiles once per digest) or, on hosts started
+with --allow-file-load, file:///absolute/paths. The command returns once the host has started the
 component, or says why it could not.";
 
 /// `weft start …`
@@ -36,7 +38,7 @@ pub struct StartArgs {
 enum StartWhat {
     /// Start component REF as ID on the best host that qualifies.
     Component {
-        /// Where the component comes from (`file:///abs/path.wasm`).
+        /// Where the component comes from (`oci://registry/repo:tag`, or `file:///abs/path.wasm`).
         image_ref: String,
         /// The lattice-unique id it runs under.
         id: String,
@@ -203,10 +205,12 @@ pub async fn start(args: StartArgs) -> anyhow::Result<()> {
         config,
         ..scale_body(&image_ref, &id, &host, max)
     };
-    client
-        .scale_component(&host, &body)
-        .await
-        .with_context(|| format!("starting `{id}` on host {host}"))?;
+    crate::oci::with_spinner(
+        format!("host {host} is fetching and compiling {image_ref}…"),
+        client.scale_component(&host, &body),
+    )
+    .await
+    .with_context(|| format!("starting `{id}` on host {host}"))?;
     report(
         args.lattice.output,
         format!("Started `{id}` ({image_ref}) on host {host}, up to {max} at once."),
@@ -289,10 +293,12 @@ pub async fn update(args: UpdateArgs) -> anyhow::Result<()> {
             new_component_ref: image_ref.clone(),
             annotations: None,
         };
-        client
-            .update_component(h, &cmd)
-            .await
-            .with_context(|| format!("updating `{id}` on host {h}"))?;
+        crate::oci::with_spinner(
+            format!("host {h} is fetching and compiling {image_ref}…"),
+            client.update_component(h, &cmd),
+        )
+        .await
+        .with_context(|| format!("updating `{id}` on host {h}"))?;
     }
     let hosts: Vec<&str> = targets.iter().map(|(h, _)| h.as_str()).collect();
     report(

@@ -1,6 +1,7 @@
 //! `weft host`: a host daemon on a NATS lattice.
 
 use crate::lattice::LatticeArgs;
+use crate::oci::RegistryArgs;
 use crate::run::{default_cache_dir, redact, wait_for_shutdown};
 use crate::units::{parse_duration, parse_pair};
 use anyhow::Context;
@@ -60,8 +61,11 @@ pub struct HostArgs {
 
     /// Let `weft start component file:///…` run local files on this host
     /// (off by default: anyone on the lattice could make it read them).
-    #[arg(long)]
-    pub allow_file_refs: bool,
+    #[arg(long, alias = "allow-file-refs")]
+    pub allow_file_load: bool,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// Runs the host until Ctrl-C, SIGTERM or a `host.stop` request.
@@ -69,7 +73,8 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
     let lattice = &args.lattice;
     let subjects = lattice.subjects()?;
     let mut builder = HostBuilder::new()
-        .with_file_refs(args.allow_file_refs)
+        .with_file_refs(args.allow_file_load)
+        .with_oci(Arc::new(args.registry.puller()?))
         .with_provider_kind("builtin:keyvalue-memory", Arc::new(InMemoryKeyValueKind))
         .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind))
         .with_provider_kind("builtin:keyvalue-nats", Arc::new(NatsKeyValueKind))

@@ -8,6 +8,7 @@ mod ctl;
 mod host;
 mod lattice;
 mod msg;
+mod oci;
 mod run;
 mod units;
 
@@ -54,6 +55,12 @@ enum Command {
     /// Set or remove a host's labels.
     #[command(after_help = ctl::EXAMPLES)]
     Label(ctl::LabelArgs),
+    /// Push a component to an OCI registry.
+    #[command(after_help = oci::EXAMPLES)]
+    Push(oci::PushArgs),
+    /// Pull a component from an OCI registry into the local store.
+    #[command(after_help = oci::EXAMPLES)]
+    Pull(oci::PullArgs),
     /// Send a message on the lattice's NATS (to messaging components).
     #[command(after_help = msg::EXAMPLES)]
     Msg(msg::MsgArgs),
@@ -91,6 +98,8 @@ fn main() -> ExitCode {
             Command::Link(args) => ctl::link(args).await,
             Command::Label(args) => ctl::label(args).await,
             Command::Msg(args) => msg::msg(args).await,
+            Command::Push(args) => oci::push(args).await,
+            Command::Pull(args) => oci::pull(args).await,
         }
     });
     match result {

@@ -66,10 +66,16 @@ pub struct RunArgs {
 
 /// The default compile cache: `$XDG_CACHE_HOME/weft` or `~/.cache/weft`.
 pub(crate) fn default_cache_dir() -> Option<PathBuf> {
+    Some(user_cache_dir()?.join("compiled"))
+}
+
+/// `$XDG_CACHE_HOME/weft` or `~/.cache/weft`: compiled components and
+/// pulled blobs live below it.
+pub(crate) fn user_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("weft").join("compiled"))
+    Some(base.join("weft"))
 }
 
 async fn keyvalue_backend(spec: &str) -> anyhow::Result<Arc<dyn KeyValue>> {

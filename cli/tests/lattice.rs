@@ -184,8 +184,8 @@ async fn refusals_and_empty_lattices_say_what_to_do() -> anyhow::Result<()> {
 async fn start_places_by_constraint_scale_resizes_and_stop_removes() -> anyhow::Result<()> {
     let nats = NatsServer::start().await?;
     let l = "place";
-    let _eu = start_host_with(&nats, l, &["--allow-file-refs", "--label", "zone=eu"]).await?;
-    let _us = start_host_with(&nats, l, &["--allow-file-refs", "--label", "zone=us"]).await?;
+    let _eu = start_host_with(&nats, l, &["--allow-file-load", "--label", "zone=eu"]).await?;
+    let _us = start_host_with(&nats, l, &["--allow-file-load", "--label", "zone=us"]).await?;
     let _locked = start_host_with(&nats, l, &["--label", "zone=locked"]).await?;
     let hosts = wait_for("three hosts", Duration::from_secs(30), || async {
         let hosts = json(&nats, l, &["get", "hosts"]).await.ok()?;
@@ -256,7 +256,7 @@ async fn start_places_by_constraint_scale_resizes_and_stop_removes() -> anyhow::
     .await?;
     assert_ne!(code, 0);
     assert!(stderr.contains("zone=mars"), "{stderr}");
-    // A host without --allow-file-refs refuses, and says how to allow it.
+    // A host without --allow-file-load refuses, and says how to allow it.
     let locked = host_in("locked");
     let (code, _, stderr) = weft(
         &nats,
@@ -265,7 +265,7 @@ async fn start_places_by_constraint_scale_resizes_and_stop_removes() -> anyhow::
     )
     .await?;
     assert_ne!(code, 0);
-    assert!(stderr.contains("--allow-file-refs"), "{stderr}");
+    assert!(stderr.contains("--allow-file-load"), "{stderr}");
     let (code, _, stderr) = weft(
         &nats,
         l,
@@ -280,7 +280,7 @@ async fn start_places_by_constraint_scale_resizes_and_stop_removes() -> anyhow::
     )
     .await?;
     assert_ne!(code, 0);
-    assert!(stderr.contains("file://"), "{stderr}");
+    assert!(stderr.contains("name the registry"), "{stderr}");
 
     json(&nats, l, &["scale", "component", "app", "--max", "5"]).await?;
     let inventory = json(&nats, l, &["get", "inventory", &host_in("us")]).await?;

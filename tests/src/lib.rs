@@ -10,4 +10,6 @@ pub mod guests;
 pub mod http;
 pub mod nats;
 pub mod net;
+pub mod oras;
 pub mod redis;
+pub mod registry;

@@ -4,8 +4,8 @@
 
 use crate::identity::{self, LabelError};
 use crate::{
-    Host, LinkBinding, ProviderError, ScaleError, ScaleRequest, Scaled, StartProviderRequest,
-    UpdateRequest, VERSION,
+    Host, LinkBinding, ProviderError, RegistryAuth, ScaleError, ScaleRequest, Scaled,
+    StartProviderRequest, UpdateRequest, VERSION,
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -41,28 +41,6 @@ pub struct ComponentInfo {
     pub max_instances: Option<u32>,
     /// Annotations it was started with.
     pub annotations: BTreeMap<String, String>,
-}
-
-/// Credentials for one OCI registry.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RegistryCredentials {
-    /// User name, for basic auth.
-    pub username: Option<String>,
-    /// Password, for basic auth.
-    pub password: Option<String>,
-    /// Bearer token.
-    pub token: Option<String>,
-}
-
-impl std::fmt::Debug for RegistryCredentials {
-    /// Never prints the secrets.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryCredentials")
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "…"))
-            .field("token", &self.token.as_ref().map(|_| "…"))
-            .finish()
-    }
 }
 
 /// Why a host does not bid in an auction, for people ("has no label zone").
@@ -139,7 +117,7 @@ pub trait HostApi: Send + Sync + 'static {
 
     /// Keeps credentials for OCI registries, by registry host (as sent by
     /// `registry.put`); pulls from those registries use them.
-    fn put_registry_credentials(&self, credentials: BTreeMap<String, RegistryCredentials>);
+    fn put_registry_credentials(&self, credentials: BTreeMap<String, RegistryAuth>);
 
     /// This host's bid for running `component_id` from `image_ref` under
     /// `constraints`, or why it does not qualify: a constraint does not
@@ -259,11 +237,17 @@ impl HostApi for Host {
         self.update(req).await
     }
 
-    fn put_registry_credentials(&self, credentials: BTreeMap<String, RegistryCredentials>) {
-        self.registries
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend(credentials);
+    fn put_registry_credentials(&self, credentials: BTreeMap<String, RegistryAuth>) {
+        match &self.oci {
+            Some(puller) => {
+                for (registry, auth) in credentials {
+                    puller.credentials().put(&registry, auth);
+                }
+            }
+            None => {
+                tracing::warn!("registry credentials put, but this host pulls from no registry")
+            }
+        }
     }
 
     async fn start_provider(&self, req: StartProviderRequest) -> Result<(), ProviderError> {

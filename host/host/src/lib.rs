@@ -21,12 +21,12 @@ mod identity;
 mod providers;
 mod scale;
 
-pub use api::{
-    Bid, ComponentInfo, Decline, HostApi, HostInfo, Inventory, ProviderInfo, RegistryCredentials,
-};
+pub use api::{Bid, ComponentInfo, Decline, HostApi, HostInfo, Inventory, ProviderInfo};
 pub use identity::{LabelError, RESERVED_LABEL_PREFIX};
 pub use providers::{LinkBinding, ProviderError, StartProviderRequest};
 pub use scale::{ScaleError, ScaleRequest, Scaled, UpdateRequest};
+/// Credentials for one OCI registry, as `registry.put` gives them.
+pub use weft_oci::Auth as RegistryAuth;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -69,6 +69,7 @@ pub struct HostBuilder {
     friendly_name: Option<String>,
     allow_file_refs: bool,
     remote: Option<Arc<dyn RemoteCalls>>,
+    oci: Option<Arc<weft_oci::Puller>>,
 }
 
 impl HostBuilder {
@@ -121,6 +122,14 @@ impl HostBuilder {
         self
     }
 
+    /// Pulls `oci://` references with `puller` (its store and credentials;
+    /// `registry.put` adds to them). Without one, only `file://` references
+    /// run, and only when allowed.
+    pub fn with_oci(mut self, puller: Arc<weft_oci::Puller>) -> Self {
+        self.oci = Some(puller);
+        self
+    }
+
     /// Carries calls from components here to components on other hosts
     /// (links whose target runs elsewhere). Without it, such links bind
     /// nothing and calls through them fail saying so.
@@ -155,13 +164,13 @@ impl HostBuilder {
             stop,
             allow_file_refs: self.allow_file_refs,
             remote: self.remote,
+            oci: self.oci,
             provider_kinds: self.provider_kinds,
             providers: RwLock::default(),
             links: RwLock::default(),
             inbound: std::sync::Mutex::default(),
             draining: AtomicBool::new(false),
             deployments: RwLock::default(),
-            registries: RwLock::default(),
             images: RwLock::default(),
             runtime,
             cache,
@@ -192,8 +201,8 @@ pub struct Host {
     deployments: RwLock<HashMap<String, scale::Deployment>>,
     /// The digest each image reference resolved to when it was last loaded.
     images: RwLock<HashMap<String, String>>,
-    /// Credentials for OCI registries, by registry host (`registry.put`).
-    registries: RwLock<BTreeMap<String, RegistryCredentials>>,
+    /// Pulls `oci://` references (none: this host runs files only).
+    oci: Option<Arc<weft_oci::Puller>>,
     runtime: Runtime,
     cache: CompileCache,
     components: RwLock<HashMap<String, Arc<Component>>>,
@@ -208,18 +217,11 @@ impl Host {
         wasm: &[u8],
         spec: ComponentSpec,
     ) -> Result<Arc<Component>, Error> {
-        let id = spec.id.clone();
-        if self.component(&id).is_some() {
-            return Err(Error::AlreadyRunning(id));
+        if self.component(&spec.id).is_some() {
+            return Err(Error::AlreadyRunning(spec.id));
         }
         let component = self.load(wasm, spec).await?;
-        let mut components = self.components.write().unwrap_or_else(|p| p.into_inner());
-        if components.contains_key(&id) {
-            return Err(Error::AlreadyRunning(id));
-        }
-        components.insert(id.clone(), component.clone());
-        tracing::info!(component = %id, digest = %component.digest(), origin = ?component.origin(), "component started");
-        Ok(component)
+        self.install(component, false)
     }
 
     /// Compiles and starts `wasm` as `spec.id`, then puts it in place of the
@@ -229,30 +231,74 @@ impl Host {
         wasm: &[u8],
         spec: ComponentSpec,
     ) -> Result<Arc<Component>, Error> {
-        let id = spec.id.clone();
         let component = self.load(wasm, spec).await?;
-        self.components
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.clone(), component.clone());
-        tracing::info!(component = %id, digest = %component.digest(), "component replaced");
+        self.install(component, true)
+    }
+
+    /// Makes a loaded component the one running under its id; with
+    /// `replace`, in place of the running one.
+    pub(crate) fn install(
+        &self,
+        component: Arc<Component>,
+        replace: bool,
+    ) -> Result<Arc<Component>, Error> {
+        let id = component.id().to_owned();
+        let mut components = self.components.write().unwrap_or_else(|p| p.into_inner());
+        if !replace && components.contains_key(&id) {
+            return Err(Error::AlreadyRunning(id));
+        }
+        components.insert(id.clone(), component.clone());
+        tracing::info!(component = %id, digest = %component.digest(), origin = ?component.origin(), replaced = replace, "component started");
         Ok(component)
     }
 
     /// Compiles (or loads from cache) on a blocking thread.
-    async fn load(&self, wasm: &[u8], spec: ComponentSpec) -> Result<Arc<Component>, Error> {
-        let id = spec.id.clone();
+    pub(crate) async fn load(
+        &self,
+        wasm: &[u8],
+        spec: ComponentSpec,
+    ) -> Result<Arc<Component>, Error> {
         let runtime = self.runtime.clone();
         let cache = self.cache.clone();
         let wasm = wasm.to_vec();
-        let loaded =
-            tokio::task::spawn_blocking(move || Component::load(&runtime, &cache, &wasm, spec))
-                .await
-                .map_err(|e| Error::Interrupted {
-                    component: id.clone(),
-                    reason: e.to_string(),
-                })??;
+        let id = spec.id.clone();
+        let loaded = self
+            .blocking(&id, move || Component::load(&runtime, &cache, &wasm, spec))
+            .await?;
         Ok(Arc::new(loaded))
+    }
+
+    /// The component of wasm digest `digest` (hex) from the compile cache
+    /// alone, if it is there.
+    pub(crate) async fn load_cached(
+        &self,
+        digest: &str,
+        spec: ComponentSpec,
+    ) -> Result<Option<Arc<Component>>, Error> {
+        let runtime = self.runtime.clone();
+        let cache = self.cache.clone();
+        let digest = digest.to_owned();
+        let id = spec.id.clone();
+        let loaded = self
+            .blocking(&id, move || {
+                Component::load_cached(&runtime, &cache, &digest, spec)
+            })
+            .await?;
+        Ok(loaded.map(Arc::new))
+    }
+
+    /// Runs a load on a blocking thread (compiling takes a while).
+    async fn blocking<T: Send + 'static>(
+        &self,
+        id: &str,
+        load: impl FnOnce() -> Result<T, weft_runtime::Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        Ok(tokio::task::spawn_blocking(load)
+            .await
+            .map_err(|e| Error::Interrupted {
+                component: id.to_owned(),
+                reason: e.to_string(),
+            })??)
     }
 
     pub(crate) fn deployment(&self, id: &str) -> Option<scale::Deployment> {

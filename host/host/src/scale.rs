@@ -4,9 +4,10 @@
 use crate::{Error, Host};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use weft_capability::config::Config;
-use weft_runtime::{ComponentSpec, Limits};
+use weft_runtime::{Component, ComponentSpec, Limits};
 
 /// What a control plane asks a host to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,14 +49,17 @@ pub enum Scaled {
 pub enum ScaleError {
     /// The reference has a scheme this host cannot fetch.
     #[error(
-        "cannot fetch `{0}`: this host runs `file://` references only (OCI registries come next); give an absolute file:///path/to/component.wasm"
+        "cannot fetch `{0}`: give an OCI reference (oci://registry/repo:tag or …@sha256:…) or, on hosts started with --allow-file-load, an absolute file:///path/to/component.wasm"
     )]
     UnsupportedRef(String),
     /// File references are turned off on this host.
     #[error(
-        "`{0}` is a file reference, and this host does not allow them; start it with --allow-file-refs"
+        "`{0}` is a file reference, and this host does not allow them; start it with --allow-file-load, or push the component to a registry (`weft push`)"
     )]
     FileRefsDisabled(String),
+    /// Pulling from the registry failed.
+    #[error(transparent)]
+    Oci(#[from] weft_oci::Error),
     /// The file could not be read.
     #[error("could not read {path} for `{component}`: {source}")]
     Read {
@@ -130,8 +134,8 @@ impl Host {
                 }
                 // Start the new image before the old one goes, so the id
                 // never has nothing behind it.
-                let wasm = self.fetch(&id, &req.image_ref).await?;
-                let component = self.replace_component(&wasm, spec(&req)).await?;
+                let component = self.load_image(&req.image_ref, spec(&req)).await?;
+                let component = self.install(component, true)?;
                 self.remember_image(&req.image_ref, component.digest());
                 self.record(&req);
                 self.rebind();
@@ -141,8 +145,8 @@ impl Host {
             self.record(&req);
             return Ok(Scaled::Rescaled);
         }
-        let wasm = self.fetch(&id, &req.image_ref).await?;
-        let component = self.start_component(&wasm, spec(&req)).await?;
+        let component = self.load_image(&req.image_ref, spec(&req)).await?;
+        let component = self.install(component, false)?;
         self.remember_image(&req.image_ref, component.digest());
         self.record(&req);
         self.rebind();
@@ -175,11 +179,44 @@ impl Host {
         Ok(previous)
     }
 
-    /// The bytes behind `image_ref`.
-    async fn fetch(&self, component: &str, image_ref: &str) -> Result<Vec<u8>, ScaleError> {
-        let Some(path) = image_ref.strip_prefix("file://") else {
+    /// Loads the component behind `image_ref`: a `file://` path (where
+    /// allowed) or an OCI reference. An OCI image whose compiled code is in
+    /// the compile cache starts from there without reading its bytes.
+    async fn load_image(
+        &self,
+        image_ref: &str,
+        spec: ComponentSpec,
+    ) -> Result<Arc<Component>, ScaleError> {
+        if let Some(path) = image_ref.strip_prefix("file://") {
+            let wasm = self.read_file(&spec.id, image_ref, path).await?;
+            return Ok(self.load(&wasm, spec).await?);
+        }
+        let Some(puller) = self.oci.clone() else {
             return Err(ScaleError::UnsupportedRef(image_ref.to_owned()));
         };
+        if image_ref.contains("://") && !image_ref.starts_with("oci://") {
+            return Err(ScaleError::UnsupportedRef(image_ref.to_owned()));
+        }
+        let resolved = puller.resolve(image_ref).await?;
+        let digest = resolved
+            .component_digest
+            .strip_prefix("sha256:")
+            .unwrap_or(&resolved.component_digest)
+            .to_owned();
+        if let Some(component) = self.load_cached(&digest, spec.clone()).await? {
+            return Ok(component);
+        }
+        let wasm = puller.fetch(&resolved, &weft_oci::NoProgress).await?;
+        Ok(self.load(&wasm, spec).await?)
+    }
+
+    /// The bytes of a `file://` reference, if this host allows them.
+    async fn read_file(
+        &self,
+        component: &str,
+        image_ref: &str,
+        path: &str,
+    ) -> Result<Vec<u8>, ScaleError> {
         if !self.allow_file_refs {
             return Err(ScaleError::FileRefsDisabled(image_ref.to_owned()));
         }

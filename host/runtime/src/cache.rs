@@ -46,6 +46,19 @@ impl CompileCache {
         Self { dir: None }
     }
 
+    /// The compiled component for the wasm with sha256 `digest` (hex), if
+    /// the cache holds a valid artifact for it: no wasm bytes needed.
+    pub fn load_digest(&self, engine: &Engine, digest: &str) -> Option<Component> {
+        if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let dir = self.dir.as_ref()?;
+        load_verified(
+            engine,
+            &dir.join(format!("{digest}-{}.cwasm", compat_hash(engine))),
+        )
+    }
+
     /// Whether a compiled artifact for the wasm with sha256 `digest` is on
     /// disk for `engine` (so a start would skip compiling).
     pub fn contains(&self, engine: &Engine, digest: &str) -> bool {

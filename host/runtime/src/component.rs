@@ -131,6 +131,32 @@ impl Component {
         spec: ComponentSpec,
     ) -> Result<Self, Error> {
         let (compiled, origin) = cache.load(runtime.engine(), wasm)?;
+        Self::prepare(runtime, compiled, crate::cache::digest(wasm), origin, spec)
+    }
+
+    /// Starts the component whose wasm has sha256 `digest` (hex) from the
+    /// compile cache alone, without its bytes; `Ok(None)` when the cache has
+    /// no valid entry for it (then fetch the bytes and [`Self::load`]).
+    pub fn load_cached(
+        runtime: &Runtime,
+        cache: &CompileCache,
+        digest: &str,
+        spec: ComponentSpec,
+    ) -> Result<Option<Self>, Error> {
+        let Some(compiled) = cache.load_digest(runtime.engine(), digest) else {
+            return Ok(None);
+        };
+        Self::prepare(runtime, compiled, digest.to_owned(), Origin::Cached, spec).map(Some)
+    }
+
+    /// Links and pre-instantiates compiled code.
+    fn prepare(
+        runtime: &Runtime,
+        compiled: wasmtime::component::Component,
+        digest: String,
+        origin: Origin,
+        spec: ComponentSpec,
+    ) -> Result<Self, Error> {
         let link_err = |reason: String| Error::Link {
             component: spec.id.clone(),
             reason,
@@ -165,7 +191,7 @@ impl Component {
             proxy,
             handler,
             exports,
-            digest: crate::cache::digest(wasm),
+            digest,
             origin,
             config: spec.config,
             limits: spec.limits,

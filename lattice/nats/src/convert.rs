@@ -42,6 +42,7 @@ fn component(c: ComponentInfo) -> wire::ComponentDescription {
         max_instances: c.max_instances.unwrap_or(u32::MAX),
         annotations: c.annotations,
         limits: None,
+        digest: Some(format!("sha256:{}", c.digest)),
     }
 }
 
@@ -113,15 +114,11 @@ pub fn scale_request(cmd: &wire::ScaleComponent) -> Result<ScaleRequest, Invalid
 /// A `registry.put` body as the host keeps it.
 pub fn registry_credentials(
     body: std::collections::BTreeMap<String, wire::RegistryCredential>,
-) -> std::collections::BTreeMap<String, weft_host::RegistryCredentials> {
+) -> std::collections::BTreeMap<String, weft_host::RegistryAuth> {
     body.into_iter()
         .map(|(registry, c)| {
-            let credentials = weft_host::RegistryCredentials {
-                username: c.username,
-                password: c.password,
-                token: c.token,
-            };
-            (registry, credentials)
+            let auth = weft_host::RegistryAuth::from_parts(c.username, c.password, c.token);
+            (registry, auth)
         })
         .collect()
 }

@@ -337,6 +337,10 @@ pub struct ComponentDescription {
     /// Limits, as the wire carries them.
     #[serde(default)]
     pub limits: Option<ComponentLimits>,
+    /// The sha256 digest of the component's bytes (`sha256:…`), pinned when
+    /// it was loaded (Weft's addition; old clients ignore it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// A running provider, as the inventory lists it.

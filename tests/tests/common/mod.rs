@@ -23,8 +23,11 @@ use weft_tests::guests;
 pub struct LatticeHost {
     /// The host.
     pub host: Arc<Host>,
+    /// Its OCI puller, with a store of its own.
+    pub oci: Arc<weft_oci::Puller>,
     _ctl: CtlServer,
     beat: tokio::task::JoinHandle<()>,
+    _oci_dir: tempfile::TempDir,
 }
 
 impl Drop for LatticeHost {
@@ -42,9 +45,15 @@ pub async fn start_host(
 ) -> anyhow::Result<LatticeHost> {
     let subjects = Subjects::new("wasmbus.ctl", lattice)?;
     let client = connect(url, &NatsAuth::None, "test-host", Duration::from_secs(5)).await?;
+    let oci_dir = tempfile::tempdir()?;
+    let oci = Arc::new(weft_oci::Puller::new(
+        weft_oci::PullerConfig::new(oci_dir.path()),
+        Arc::new(weft_oci::Credentials::new()),
+    ));
     let mut builder = HostBuilder::new()
         .with_cache_dir(guests::cache_dir())
         .with_file_refs(true)
+        .with_oci(oci.clone())
         .with_provider_kind("builtin:keyvalue-memory", Arc::new(InMemoryKeyValueKind))
         .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind))
         .with_provider_kind("builtin:keyvalue-nats", Arc::new(NatsKeyValueKind))
@@ -81,8 +90,10 @@ pub async fn start_host(
     let beat = events.heartbeat(host.clone(), Duration::from_millis(200));
     Ok(LatticeHost {
         host,
+        oci,
         _ctl: ctl,
         beat,
+        _oci_dir: oci_dir,
     })
 }
 

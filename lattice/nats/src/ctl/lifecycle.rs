@@ -16,8 +16,23 @@ struct ScaleEvent<'a> {
     host_id: &'a str,
     max_instances: u32,
     annotations: &'a wire::StringMap,
+    /// The digest of the component's bytes, once it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+}
+
+impl Ctx {
+    /// `sha256:…` of the component running as `id` here.
+    fn digest_of(&self, id: &str) -> Option<String> {
+        self.host
+            .inventory()
+            .components
+            .into_iter()
+            .find(|c| c.id == id)
+            .map(|c| format!("sha256:{}", c.digest))
+    }
 }
 
 impl Ctx {
@@ -41,10 +56,12 @@ impl Ctx {
             host_id: &self.host_id,
             max_instances: cmd.max_instances,
             annotations: &cmd.annotations,
+            digest: None,
             error: None,
         };
         match result {
             Ok(_) => {
+                data.digest = self.digest_of(&cmd.component_id);
                 self.rpc.sync().await;
                 self.events.publish(EventName::ComponentScaled, &data).await;
                 json(&CtlResponse::ack())
@@ -137,6 +154,7 @@ impl Ctx {
             host_id: &self.host_id,
             max_instances: running.and_then(|c| c.max_instances).unwrap_or(0),
             annotations: running.map_or(&empty, |c| &c.annotations),
+            digest: running.map(|c| format!("sha256:{}", c.digest)),
             error: None,
         };
         match result {

@@ -1,0 +1,480 @@
+//! Pulling a component: resolve the reference to a verified manifest, pick
+//! its wasm layer, fetch the layer (from the store, or the registry with a
+//! size limit and a digest check), one download per digest at a time.
+
+use crate::client::Clients;
+use crate::store::{Store, sha256_digest};
+use crate::{Credentials, DEFAULT_MAX_SIZE, Error, check_component, media, reference};
+use futures::StreamExt;
+use oci_client::errors::{DigestError, OciDistributionError};
+use oci_client::manifest::{OciDescriptor, OciImageManifest};
+use oci_client::{Client, Reference};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Largest manifest or config blob accepted.
+const MAX_METADATA: u64 = 1 << 20;
+
+/// Told how a download goes.
+pub trait Progress: Send + Sync {
+    /// `done` of `total` bytes of the component have arrived.
+    fn update(&self, done: u64, total: u64);
+}
+
+/// Progress nobody watches.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn update(&self, _done: u64, _total: u64) {}
+}
+
+/// How a [`Puller`] works.
+#[derive(Debug, Clone)]
+pub struct PullerConfig {
+    /// Where blobs are kept.
+    pub store_dir: PathBuf,
+    /// Largest component accepted, in bytes.
+    pub max_size: u64,
+    /// Registries (`host` or `host:port`) spoken to over plain HTTP besides
+    /// loopback ones.
+    pub insecure: Vec<String>,
+}
+
+impl PullerConfig {
+    /// Blobs in `store_dir`, the default size limit, HTTP for loopback only.
+    pub fn new(store_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            store_dir: store_dir.into(),
+            max_size: DEFAULT_MAX_SIZE,
+            insecure: Vec::new(),
+        }
+    }
+}
+
+/// A reference resolved to the digests it stands for.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The reference as asked for, normalised (`oci://registry/repo:tag`).
+    pub reference: String,
+    /// The same, pinned to the manifest digest (`oci://registry/repo@sha256:…`).
+    pub pinned: String,
+    /// The manifest's digest.
+    pub manifest_digest: String,
+    /// The component layer's digest: the sha256 of the component's bytes.
+    pub component_digest: String,
+    /// The component's size in bytes, as the manifest declares it.
+    pub size: u64,
+    layer: OciDescriptor,
+    image: Reference,
+}
+
+/// Pulls components for a host (or `weft pull`); cheap to share.
+pub struct Puller {
+    store: Store,
+    max_size: u64,
+    clients: Clients,
+    credentials: Arc<Credentials>,
+    /// One lock per digest being downloaded.
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    downloads: AtomicU64,
+}
+
+impl Puller {
+    /// A puller keeping blobs as `config` says, with `credentials`.
+    pub fn new(config: PullerConfig, credentials: Arc<Credentials>) -> Self {
+        Self {
+            store: Store::new(config.store_dir),
+            max_size: config.max_size,
+            clients: Clients::new(config.insecure),
+            credentials,
+            inflight: Mutex::default(),
+            downloads: AtomicU64::new(0),
+        }
+    }
+
+    /// The credentials it pulls with (put more at run time).
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// The blob store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// How many component layers it has downloaded (not served from the store).
+    pub fn downloads(&self) -> u64 {
+        self.downloads.load(Ordering::Relaxed)
+    }
+
+    fn client(&self, image: &Reference) -> (Client, oci_client::secrets::RegistryAuth) {
+        let registry = image.resolve_registry();
+        let auth = self.credentials.for_registry(registry);
+        (self.clients.get(registry, &auth), auth.to_registry_auth())
+    }
+
+    /// Resolves `reference` to a verified manifest and its component layer.
+    /// A digest reference whose manifest is in the store needs no registry.
+    pub async fn resolve(&self, reference: &str) -> Result<Resolved, Error> {
+        let image = reference::parse(reference)?;
+        let shown = reference::display(&image);
+        let (bytes, manifest_digest) = match image.digest() {
+            Some(digest) => match self.store.read(digest).await? {
+                Some(bytes) => (bytes, digest.to_owned()),
+                None => self.fetch_manifest(&image, &shown).await?,
+            },
+            None => self.fetch_manifest(&image, &shown).await?,
+        };
+        let manifest = parse_manifest(&bytes, &shown)?;
+        let layer = component_layer(&manifest, &shown)?;
+        let size = u64::try_from(layer.size).unwrap_or(0);
+        if size > self.max_size {
+            return Err(Error::TooLarge {
+                reference: shown,
+                size,
+                limit: self.max_size,
+            });
+        }
+        reference::check_digest(&layer.digest).map_err(|reason| Error::NotAComponentArtifact {
+            reference: shown.clone(),
+            reason: format!("its layer digest is malformed: {reason}"),
+        })?;
+        self.check_config(&image, &manifest.config, &shown).await?;
+        // Only a manifest whose layer and config were checked is kept.
+        if !self.store.contains(&manifest_digest) {
+            self.store.write(&manifest_digest, &bytes).await?;
+        }
+        let pinned = format!(
+            "oci://{}/{}@{manifest_digest}",
+            image.registry(),
+            image.repository()
+        );
+        Ok(Resolved {
+            reference: shown,
+            pinned,
+            manifest_digest,
+            component_digest: layer.digest.clone(),
+            size,
+            layer,
+            image,
+        })
+    }
+
+    /// The manifest from the registry, checked against its digest (and the
+    /// reference's, if it has one).
+    async fn fetch_manifest(
+        &self,
+        image: &Reference,
+        shown: &str,
+    ) -> Result<(Vec<u8>, String), Error> {
+        let (client, auth) = self.client(image);
+        let (bytes, declared) = client
+            .pull_manifest_raw(image, &auth, &[media::OCI_MANIFEST, media::DOCKER_MANIFEST])
+            .await
+            .map_err(|e| classify(e, image, shown))?;
+        if bytes.len() as u64 > MAX_METADATA {
+            return Err(Error::TooLarge {
+                reference: shown.to_owned(),
+                size: bytes.len() as u64,
+                limit: MAX_METADATA,
+            });
+        }
+        let actual = sha256_digest(&bytes);
+        let expected = image.digest().unwrap_or(&declared);
+        if actual != expected {
+            return Err(Error::DigestMismatch {
+                reference: shown.to_owned(),
+                expected: expected.to_owned(),
+                actual,
+            });
+        }
+        Ok((bytes.to_vec(), actual))
+    }
+
+    /// Fetches the config blob once and checks its digest.
+    async fn check_config(
+        &self,
+        image: &Reference,
+        config: &OciDescriptor,
+        shown: &str,
+    ) -> Result<(), Error> {
+        if self.store.contains(&config.digest) {
+            return Ok(());
+        }
+        if u64::try_from(config.size).unwrap_or(u64::MAX) > MAX_METADATA {
+            return Err(Error::TooLarge {
+                reference: shown.to_owned(),
+                size: u64::try_from(config.size).unwrap_or(u64::MAX),
+                limit: MAX_METADATA,
+            });
+        }
+        let bytes = self
+            .download(image, config, MAX_METADATA, shown, &NoProgress)
+            .await?;
+        self.store.write(&config.digest, &bytes).await
+    }
+
+    /// The component's bytes: from the store if it holds them intact,
+    /// otherwise from the registry (one download per digest at a time; a
+    /// concurrent fetch of the same digest waits and reads the store).
+    pub async fn fetch(
+        &self,
+        resolved: &Resolved,
+        progress: &dyn Progress,
+    ) -> Result<Vec<u8>, Error> {
+        let digest = &resolved.component_digest;
+        if let Some(bytes) = self.store.read(digest).await? {
+            return Ok(bytes);
+        }
+        let lock = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            inflight.entry(digest.clone()).or_default().clone()
+        };
+        let _turn = lock.lock().await;
+        let result = self.fetch_locked(resolved, progress).await;
+        self.inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(digest);
+        result
+    }
+
+    async fn fetch_locked(
+        &self,
+        resolved: &Resolved,
+        progress: &dyn Progress,
+    ) -> Result<Vec<u8>, Error> {
+        let digest = &resolved.component_digest;
+        if let Some(bytes) = self.store.read(digest).await? {
+            return Ok(bytes);
+        }
+        let bytes = self
+            .download(
+                &resolved.image,
+                &resolved.layer,
+                self.max_size,
+                &resolved.reference,
+                progress,
+            )
+            .await?;
+        check_component(&bytes).map_err(|reason| Error::NotAComponent {
+            reference: resolved.reference.clone(),
+            reason,
+        })?;
+        self.downloads.fetch_add(1, Ordering::Relaxed);
+        self.store.write(digest, &bytes).await?;
+        Ok(bytes)
+    }
+
+    /// Downloads a blob, at most `limit` bytes, and checks its digest.
+    async fn download(
+        &self,
+        image: &Reference,
+        blob: &OciDescriptor,
+        limit: u64,
+        shown: &str,
+        progress: &dyn Progress,
+    ) -> Result<Vec<u8>, Error> {
+        let (client, auth) = self.client(image);
+        // Blob requests use the auth the manifest request stored.
+        client
+            .store_auth_if_needed(image.resolve_registry(), &auth)
+            .await;
+        let total = u64::try_from(blob.size).unwrap_or(0);
+        let mut stream = client
+            .pull_blob_stream(image, blob)
+            .await
+            .map_err(|e| classify(e, image, shown))?;
+        let mut hasher = Sha256::new();
+        let mut bytes = Vec::with_capacity(usize::try_from(total.min(limit)).unwrap_or(0));
+        while let Some(chunk) = stream.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                // oci-client's own check fired at the end of the stream;
+                // ours, below, reports both digests.
+                Err(e) if e.get_ref().is_some_and(|inner| inner.is::<DigestError>()) => break,
+                Err(e) => {
+                    return Err(Error::Registry {
+                        registry: image.resolve_registry().to_owned(),
+                        reason: format!("the download of {} broke off: {e}", blob.digest),
+                    });
+                }
+            };
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(Error::TooLarge {
+                    reference: shown.to_owned(),
+                    size: (bytes.len() + chunk.len()) as u64,
+                    limit,
+                });
+            }
+            hasher.update(&chunk);
+            bytes.extend_from_slice(&chunk);
+            progress.update(bytes.len() as u64, total);
+        }
+        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
+        if actual != blob.digest {
+            return Err(Error::DigestMismatch {
+                reference: shown.to_owned(),
+                expected: blob.digest.clone(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// [`Self::resolve`] then [`Self::fetch`].
+    pub async fn pull(
+        &self,
+        reference: &str,
+        progress: &dyn Progress,
+    ) -> Result<(Resolved, Vec<u8>), Error> {
+        let resolved = self.resolve(reference).await?;
+        let bytes = self.fetch(&resolved, progress).await?;
+        Ok((resolved, bytes))
+    }
+}
+
+fn parse_manifest(bytes: &[u8], shown: &str) -> Result<OciImageManifest, Error> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::NotAComponentArtifact {
+            reference: shown.to_owned(),
+            reason: format!("its manifest is not JSON: {e}"),
+        })?;
+    if value.get("manifests").is_some() {
+        return Err(Error::NotAComponentArtifact {
+            reference: shown.to_owned(),
+            reason: "it is an image index (several platforms); point at a component manifest"
+                .into(),
+        });
+    }
+    serde_json::from_value(value).map_err(|e| Error::NotAComponentArtifact {
+        reference: shown.to_owned(),
+        reason: format!("its manifest is not an OCI image manifest: {e}"),
+    })
+}
+
+/// The one wasm layer of a manifest.
+fn component_layer(manifest: &OciImageManifest, shown: &str) -> Result<OciDescriptor, Error> {
+    let wasm: Vec<&OciDescriptor> = manifest
+        .layers
+        .iter()
+        .filter(|l| media::is_wasm_layer(&l.media_type))
+        .collect();
+    match wasm.as_slice() {
+        [layer] => Ok((*layer).clone()),
+        [] => {
+            let types: Vec<&str> = manifest
+                .layers
+                .iter()
+                .map(|l| l.media_type.as_str())
+                .collect();
+            Err(Error::NotAComponentArtifact {
+                reference: shown.to_owned(),
+                reason: format!(
+                    "it has no `{}` layer (layers: {}); push components with `weft push`",
+                    media::WASM_LAYER,
+                    if types.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        types.join(", ")
+                    }
+                ),
+            })
+        }
+        many => Err(Error::NotAComponentArtifact {
+            reference: shown.to_owned(),
+            reason: format!(
+                "it has {} wasm layers; a component artifact has one",
+                many.len()
+            ),
+        }),
+    }
+}
+
+/// Turns an oci-client error into what the user should do.
+pub(crate) fn classify(e: OciDistributionError, image: &Reference, shown: &str) -> Error {
+    use oci_client::errors::OciErrorCode as Code;
+    let registry = image.resolve_registry().to_owned();
+    let text = e.to_string();
+    match e {
+        OciDistributionError::AuthenticationFailure(reason)
+        | OciDistributionError::UnauthorizedError { url: reason } => {
+            Error::Unauthorized { registry, reason }
+        }
+        OciDistributionError::ImageManifestNotFoundError(reason) => Error::NotFound {
+            reference: shown.to_owned(),
+            reason,
+        },
+        OciDistributionError::RegistryError { ref envelope, .. } => {
+            let codes: Vec<&Code> = envelope.errors.iter().map(|e| &e.code).collect();
+            let reason = envelope
+                .errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ");
+            if codes.iter().any(|c| {
+                matches!(
+                    c,
+                    Code::ManifestUnknown | Code::NameUnknown | Code::BlobUnknown | Code::NotFound
+                )
+            }) {
+                Error::NotFound {
+                    reference: shown.to_owned(),
+                    reason,
+                }
+            } else if codes
+                .iter()
+                .any(|c| matches!(c, Code::Unauthorized | Code::Denied))
+            {
+                Error::Unauthorized { registry, reason }
+            } else {
+                Error::Registry {
+                    registry,
+                    reason: text,
+                }
+            }
+        }
+        OciDistributionError::ServerError {
+            code: 404, message, ..
+        } => Error::NotFound {
+            reference: shown.to_owned(),
+            reason: message,
+        },
+        OciDistributionError::ServerError {
+            code: 401 | 403,
+            message,
+            ..
+        } => Error::Unauthorized {
+            registry,
+            reason: message,
+        },
+        OciDistributionError::RequestError(ref inner)
+            if inner.is_connect() || inner.is_timeout() =>
+        {
+            Error::Unreachable {
+                registry,
+                reason: chain(inner),
+            }
+        }
+        _ => Error::Registry {
+            registry,
+            reason: text,
+        },
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}
