@@ -4,9 +4,11 @@
 //! ./scripts/build-guests --release
 //! cargo run --release -p weft-bench -- http --seconds 5
 //! cargo run --release -p weft-bench -- lattice --seconds 3
+//! cargo run --release -p weft-bench -- coldstart --runs 15
 //! ```
 
 mod bare;
+mod coldstart;
 mod lattice;
 mod load;
 
@@ -37,6 +39,9 @@ enum Scenario {
     /// Lattice: pingpong round trip vs raw NATS request/reply, and
     /// keyvalue per HTTP request with memory vs Redis vs NATS KV.
     Lattice(lattice::LatticeArgs),
+    /// Cold start from an OCI reference to the first HTTP 200: uncached,
+    /// blobs cached, fully cached.
+    Coldstart(coldstart::ColdStartArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -70,6 +75,7 @@ fn main() -> anyhow::Result<()> {
         match cli.scenario {
             Scenario::Http(args) => http(args).await,
             Scenario::Lattice(args) => lattice::run(args).await,
+            Scenario::Coldstart(args) => coldstart::run(args).await,
         }
     })
 }

@@ -323,16 +323,19 @@ impl Host {
             .insert(image_ref.to_owned(), digest.to_owned());
     }
 
-    /// Whether starting `image_ref` would skip compiling: it was loaded here
-    /// and a component of that digest runs, or its artifact is in the cache.
-    pub fn image_cached(&self, image_ref: &str) -> bool {
-        let Some(digest) = self
-            .images
+    /// The digest (hex) `image_ref` resolved to when it was last loaded here.
+    pub(crate) fn known_digest(&self, image_ref: &str) -> Option<String> {
+        self.images
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(image_ref)
             .cloned()
-        else {
+    }
+
+    /// Whether starting `image_ref` would skip compiling: it was loaded here
+    /// and a component of that digest runs, or its artifact is in the cache.
+    pub fn image_cached(&self, image_ref: &str) -> bool {
+        let Some(digest) = self.known_digest(image_ref) else {
             return false;
         };
         let running = self

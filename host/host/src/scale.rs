@@ -197,12 +197,26 @@ impl Host {
         if image_ref.contains("://") && !image_ref.starts_with("oci://") {
             return Err(ScaleError::UnsupportedRef(image_ref.to_owned()));
         }
-        let resolved = puller.resolve(image_ref).await?;
+        // A tag asks the registry every time (it may have moved); meanwhile
+        // load what it pointed at last time, which it most likely still does.
+        let (resolved, guess) = match self.known_digest(image_ref) {
+            Some(known) => {
+                let (resolved, guess) = tokio::join!(
+                    puller.resolve(image_ref),
+                    self.load_cached(&known, spec.clone())
+                );
+                (resolved?, guess.ok().flatten())
+            }
+            None => (puller.resolve(image_ref).await?, None),
+        };
         let digest = resolved
             .component_digest
             .strip_prefix("sha256:")
             .unwrap_or(&resolved.component_digest)
             .to_owned();
+        if let Some(component) = guess.filter(|c| c.digest() == digest) {
+            return Ok(component);
+        }
         if let Some(component) = self.load_cached(&digest, spec.clone()).await? {
             return Ok(component);
         }

@@ -9,10 +9,22 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Clients by registry, made on first use.
-#[derive(Default)]
 pub(crate) struct Clients {
     insecure: Vec<String>,
     made: Mutex<HashMap<String, (Auth, Client)>>,
+    /// Plain HTTP(S) for unauthenticated manifest requests (none if it could
+    /// not be built: then every request goes through oci-client).
+    direct: Option<reqwest::Client>,
+}
+
+/// What an unauthenticated manifest request found.
+pub(crate) enum Anonymous {
+    /// The manifest bytes and the digest the registry declared, if any.
+    Found(Vec<u8>, Option<String>),
+    /// The registry wants credentials or a token: ask through oci-client.
+    Challenged,
+    /// No such tag, digest or repository.
+    NotFound(String),
 }
 
 /// Whether `registry` (`host[:port]`) is spoken to over plain HTTP:
@@ -31,10 +43,55 @@ impl Clients {
         // reqwest uses the process-wide rustls provider; make it ring, the
         // one the rest of Weft uses (a second provider makes rustls panic).
         let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+        let direct = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| tracing::warn!("no direct registry client ({e}); using oci-client only"))
+            .ok();
         Self {
             insecure,
             made: Mutex::default(),
+            direct,
         }
+    }
+
+    /// One GET of a manifest with no credentials: most registries answer
+    /// public pulls at once, where oci-client would first probe `/v2/` on
+    /// every request.
+    pub(crate) async fn manifest_anonymously(
+        &self,
+        registry: &str,
+        repository: &str,
+        tag_or_digest: &str,
+        accept: &[&str],
+    ) -> Result<Anonymous, reqwest::Error> {
+        let Some(direct) = &self.direct else {
+            return Ok(Anonymous::Challenged);
+        };
+        let scheme = if is_insecure(registry, &self.insecure) {
+            "http"
+        } else {
+            "https"
+        };
+        let url = format!("{scheme}://{registry}/v2/{repository}/manifests/{tag_or_digest}");
+        let response = direct
+            .get(url)
+            .header(reqwest::header::ACCEPT, accept.join(", "))
+            .send()
+            .await?;
+        Ok(match response.status().as_u16() {
+            200 => {
+                let declared = response
+                    .headers()
+                    .get("docker-content-digest")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                Anonymous::Found(response.bytes().await?.to_vec(), declared)
+            }
+            404 => Anonymous::NotFound(response.text().await.unwrap_or_default()),
+            _ => Anonymous::Challenged,
+        })
     }
 
     /// The client for `registry` with `auth` (a new one when the

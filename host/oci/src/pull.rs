@@ -2,7 +2,7 @@
 //! its wasm layer, fetch the layer (from the store, or the registry with a
 //! size limit and a digest check), one download per digest at a time.
 
-use crate::client::Clients;
+use crate::client::{Anonymous, Clients};
 use crate::store::{Store, sha256_digest};
 use crate::{Credentials, DEFAULT_MAX_SIZE, Error, check_component, media, reference};
 use futures::StreamExt;
@@ -171,28 +171,41 @@ impl Puller {
         image: &Reference,
         shown: &str,
     ) -> Result<(Vec<u8>, String), Error> {
+        let accept = [media::OCI_MANIFEST, media::DOCKER_MANIFEST];
+        let registry = image.resolve_registry();
+        if self.credentials.for_registry(registry) == crate::Auth::Anonymous {
+            let tag_or_digest = image.digest().or(image.tag()).unwrap_or("latest");
+            let found = self
+                .clients
+                .manifest_anonymously(registry, image.repository(), tag_or_digest, &accept)
+                .await
+                .map_err(|e| request_error(&e, registry))?;
+            match found {
+                Anonymous::Found(bytes, declared) => {
+                    let declared = declared.unwrap_or_else(|| sha256_digest(&bytes));
+                    return check_manifest(bytes, &declared, image, shown);
+                }
+                Anonymous::NotFound(reason) => {
+                    return Err(Error::NotFound {
+                        reference: shown.to_owned(),
+                        reason: if reason.is_empty() {
+                            "404".into()
+                        } else {
+                            reason
+                        },
+                    });
+                }
+                // Public registries hand out anonymous tokens: oci-client
+                // negotiates them.
+                Anonymous::Challenged => {}
+            }
+        }
         let (client, auth) = self.client(image);
         let (bytes, declared) = client
-            .pull_manifest_raw(image, &auth, &[media::OCI_MANIFEST, media::DOCKER_MANIFEST])
+            .pull_manifest_raw(image, &auth, &accept)
             .await
             .map_err(|e| classify(e, image, shown))?;
-        if bytes.len() as u64 > MAX_METADATA {
-            return Err(Error::TooLarge {
-                reference: shown.to_owned(),
-                size: bytes.len() as u64,
-                limit: MAX_METADATA,
-            });
-        }
-        let actual = sha256_digest(&bytes);
-        let expected = image.digest().unwrap_or(&declared);
-        if actual != expected {
-            return Err(Error::DigestMismatch {
-                reference: shown.to_owned(),
-                expected: expected.to_owned(),
-                actual,
-            });
-        }
-        Ok((bytes.to_vec(), actual))
+        check_manifest(bytes.to_vec(), &declared, image, shown)
     }
 
     /// Fetches the config blob once and checks its digest.
@@ -335,6 +348,48 @@ impl Puller {
         let resolved = self.resolve(reference).await?;
         let bytes = self.fetch(&resolved, progress).await?;
         Ok((resolved, bytes))
+    }
+}
+
+/// A manifest's bytes checked against the digest the registry declared
+/// (and the reference's, if it has one).
+fn check_manifest(
+    bytes: Vec<u8>,
+    declared: &str,
+    image: &Reference,
+    shown: &str,
+) -> Result<(Vec<u8>, String), Error> {
+    if bytes.len() as u64 > MAX_METADATA {
+        return Err(Error::TooLarge {
+            reference: shown.to_owned(),
+            size: bytes.len() as u64,
+            limit: MAX_METADATA,
+        });
+    }
+    let actual = sha256_digest(&bytes);
+    let expected = image.digest().unwrap_or(declared);
+    if actual != expected {
+        return Err(Error::DigestMismatch {
+            reference: shown.to_owned(),
+            expected: expected.to_owned(),
+            actual,
+        });
+    }
+    Ok((bytes, actual))
+}
+
+/// A failed plain request, as the user should read it.
+fn request_error(e: &reqwest::Error, registry: &str) -> Error {
+    if e.is_connect() || e.is_timeout() {
+        Error::Unreachable {
+            registry: registry.to_owned(),
+            reason: chain(e),
+        }
+    } else {
+        Error::Registry {
+            registry: registry.to_owned(),
+            reason: chain(e),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::bindings::exports::wasmcloud::messaging::handler::GuestIndices;
 use crate::exports::Exports;
 use crate::links::{Links, Routing};
-use crate::state::{State, linker};
+use crate::state::State;
 use crate::{CompileCache, Error, Origin, Runtime, config, logging};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -161,7 +161,7 @@ impl Component {
             component: spec.id.clone(),
             reason,
         };
-        let mut linker = linker(runtime.engine()).map_err(|e| link_err(format!("{e:#}")))?;
+        let mut linker = runtime.linker();
         crate::calls::define_forwarders(&mut linker, runtime.engine(), &compiled)
             .map_err(|e| link_err(format!("{e:#}")))?;
         let pre = linker
