@@ -427,3 +427,49 @@ async fn artifacts_cross_between_weft_and_oras() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_put_gives_hosts_the_credentials_a_private_registry_wants() -> anyhow::Result<()> {
+    let registry = Registry::start_with_auth("weft", "s3cret").await?;
+    let good = Auth::Basic {
+        user: "weft".into(),
+        password: "s3cret".into(),
+    };
+    push_as(&registry, "private:1", "http_hello", good).await?;
+    let nats = NatsServer::start().await?;
+    let host = start_host(&nats.url(), LATTICE, &[]).await?;
+    let nc = async_nats::connect(nats.url()).await?;
+    let subjects = Subjects::new("wasmbus.ctl", LATTICE)?;
+    let client = LatticeClient::new(nc.clone(), subjects.clone());
+    let id = host.host.id().to_owned();
+    let reference = registry.reference("private:1");
+
+    let refused = client
+        .scale_component(&id, &scale(&id, "app", &reference))
+        .await;
+    let message = refused.expect_err("no credentials yet").to_string();
+    assert!(message.contains("refused access"), "{message}");
+
+    // As wash sends it: every host takes it, no reply expected.
+    let body = serde_json::json!({
+        registry.host(): {"username": "weft", "password": "s3cret", "registryType": "oci"}
+    });
+    nc.publish(
+        subjects.subject(&weft_lattice_protocol::Operation::RegistryPut),
+        serde_json::to_vec(&body)?.into(),
+    )
+    .await?;
+    weft_tests::net::wait_for("the credentials to arrive", Duration::from_secs(10), || {
+        let client = client.clone();
+        let (id, reference) = (id.clone(), reference.clone());
+        async move {
+            client
+                .scale_component(&id, &scale(&id, "app", &reference))
+                .await
+                .ok()
+        }
+    })
+    .await?;
+    assert!(host.host.component("app").is_some());
+    Ok(())
+}
