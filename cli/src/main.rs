@@ -3,16 +3,22 @@
 //! This binary is the composition root: the only crate that names concrete
 //! providers and hands them to the host.
 
+mod call;
 mod component;
+mod context;
 mod ctl;
 mod host;
+mod inspect;
 mod lattice;
 mod msg;
+mod new;
 mod oci;
 mod run;
+mod spy;
 mod units;
+mod up;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Run WebAssembly components (WASI 0.2) with keyvalue, HTTP and config wired in.
@@ -25,6 +31,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start a lattice on this machine: NATS (if none runs) and a host.
+    #[command(after_help = up::EXAMPLES)]
+    Up(up::UpArgs),
+    /// Stop what `weft up` started.
+    #[command(after_help = up::EXAMPLES)]
+    Down(up::DownArgs),
     /// Serve one component over HTTP in this process (a dev host, no lattice).
     #[command(after_help = run::EXAMPLES)]
     Run(run::RunArgs),
@@ -55,6 +67,26 @@ enum Command {
     /// Set or remove a host's labels.
     #[command(after_help = ctl::EXAMPLES)]
     Label(ctl::LabelArgs),
+    /// Call an exported function of a running component (arguments in WAVE).
+    #[command(after_help = call::EXAMPLES)]
+    Call(call::CallArgs),
+    /// Show a component's imports and exports (and, with --id, what is not linked).
+    #[command(after_help = inspect::EXAMPLES)]
+    Inspect(inspect::InspectArgs),
+    /// Watch the lattice's events live (and a component's messages and calls).
+    #[command(after_help = spy::EXAMPLES)]
+    Spy(spy::SpyArgs),
+    /// Create a component crate from a template.
+    #[command(after_help = new::EXAMPLES)]
+    New(new::NewArgs),
+    /// Build the component crate here for wasm32-wasip2 and print the artifact's path.
+    #[command(after_help = new::EXAMPLES)]
+    Build(new::BuildArgs),
+    /// Print a shell completion script: `weft completions bash > ~/.local/share/bash-completion/completions/weft`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Push a component to an OCI registry.
     #[command(after_help = oci::EXAMPLES)]
     Push(oci::PushArgs),
@@ -67,7 +99,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = context::apply(Cli::command(), &context::load());
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
@@ -87,6 +123,8 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Up(args) => up::up(args).await,
+            Command::Down(args) => up::down(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Host(args) => host::host(args).await,
             Command::Start(args) => component::start(args).await,
@@ -99,6 +137,19 @@ fn main() -> ExitCode {
             Command::Label(args) => ctl::label(args).await,
             Command::Msg(args) => msg::msg(args).await,
             Command::Push(args) => oci::push(args).await,
+            Command::Call(args) => call::call(args).await,
+            Command::Inspect(args) => inspect::inspect(args).await,
+            Command::Spy(args) => spy::spy(args).await,
+            Command::New(args) => new::new(args),
+            Command::Completions { shell } => {
+                let mut script = Vec::new();
+                clap_complete::generate(shell, &mut Cli::command(), "weft", &mut script);
+                use std::io::Write as _;
+                // A closed pipe (`| head`) is not an error worth a message.
+                let _ = std::io::stdout().write_all(&script);
+                Ok(())
+            }
+            Command::Build(args) => new::build(args),
             Command::Pull(args) => oci::pull(args).await,
         }
     });

@@ -206,6 +206,7 @@ async fn a_link_to_a_component_on_another_host_calls_it_over_nats() -> anyhow::R
         function: function.into(),
         args,
         timeout: Duration::from_secs(5),
+        results: call::Encoding::Wave,
     };
     let results = remote
         .call(call("greeter", "greet", vec![r#""Ada""#.into()]))

@@ -15,7 +15,9 @@ use std::time::Duration;
 pub struct Call {
     /// The component that exports the interface (the link's target).
     pub target: String,
-    /// The interface, as the caller imports it (`ns:pkg/iface@1.0.0`).
+    /// The interface, as the caller imports it (`ns:pkg/iface@1.0.0`); a
+    /// short name (`iface`) or nothing matches any one export that has the
+    /// function.
     pub interface: String,
     /// The function's name within the interface.
     pub function: String,
@@ -23,6 +25,21 @@ pub struct Call {
     pub args: Vec<String>,
     /// How long the caller can wait for the results.
     pub timeout: Duration,
+    /// How the results come back.
+    pub results: Encoding,
+}
+
+/// How values are written as text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Encoding {
+    /// WAVE, the WebAssembly Value Encoding (exact, typed: what calls
+    /// between components use).
+    #[default]
+    Wave,
+    /// JSON, for people and scripts (`weft call -o json`): records as
+    /// objects, lists as arrays, `none` as null, results as `{"ok": …}` or
+    /// `{"err": …}`, variants as `{"case": payload}`, enums as strings.
+    Json,
 }
 
 /// Why a call failed.

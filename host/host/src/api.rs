@@ -294,7 +294,13 @@ impl HostApi for Host {
             )));
         };
         component
-            .call_export_wave(&call.interface, &call.function, &call.args, call.timeout)
+            .call_export_text(
+                &call.interface,
+                &call.function,
+                &call.args,
+                call.timeout,
+                call.results,
+            )
             .await
             .map_err(|e| call::Error::Failed(e.to_string()))
     }

@@ -20,21 +20,34 @@ use wasmtime::component::{Component, Linker, ResourceType, Val};
 use wasmtime::{Engine, StoreContextMut};
 use weft_capability::call::Call;
 
-/// Packages the runtime provides itself; their interfaces are never forwarded.
-const PROVIDED: &[&str] = &[
-    "wasi:cli/",
-    "wasi:io/",
-    "wasi:clocks/",
-    "wasi:random/",
-    "wasi:filesystem/",
-    "wasi:sockets/",
-    "wasi:http/",
-    "wasi:keyvalue/",
-    "wasi:config/",
-    "wasi:logging/",
-    "wasmcloud:messaging/",
-    "wasmcloud:bus/",
+/// Interfaces the runtime serves itself (never forwarded to a component),
+/// by name prefix, and whether they need a link to a provider to work.
+const PROVIDED: &[(&str, bool)] = &[
+    ("wasi:cli/", false),
+    ("wasi:io/", false),
+    ("wasi:clocks/", false),
+    ("wasi:random/", false),
+    ("wasi:filesystem/", false),
+    ("wasi:sockets/", false),
+    ("wasi:config/", false),
+    ("wasi:logging/", false),
+    ("wasmcloud:bus/", false),
+    ("wasi:http/types", false),
+    ("wasmcloud:messaging/types", false),
+    ("wasi:http/", true),
+    ("wasi:keyvalue/", true),
+    ("wasmcloud:messaging/", true),
 ];
+
+/// How an import is served: `Some(false)` by the host alone, `Some(true)`
+/// by the host through a link to a provider, `None` by a link to a
+/// component (a custom interface).
+pub fn served_by_host(import: &str) -> Option<bool> {
+    PROVIDED
+        .iter()
+        .find(|(prefix, _)| import.starts_with(prefix))
+        .map(|(_, needs_link)| *needs_link)
+}
 
 /// One imported function whose calls follow the component's links.
 struct Forward {
@@ -55,7 +68,7 @@ pub(crate) fn define_forwarders(
     component: &Component,
 ) -> wasmtime::Result<()> {
     for (name, item) in component.component_type().imports(engine) {
-        if PROVIDED.iter().any(|p| name.starts_with(p)) {
+        if served_by_host(name).is_some() {
             continue;
         }
         match item.ty {
@@ -140,6 +153,7 @@ impl Forward {
                     function: self.function.clone(),
                     args,
                     timeout,
+                    results: weft_capability::call::Encoding::Wave,
                 };
                 let encoded = calls.call(call).await.map_err(|e| {
                     wasmtime::format_err!(

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use wasmtime::Engine;
 use wasmtime::component::types::{ComponentFunc, ComponentItem};
 use wasmtime::component::{ComponentExportIndex, Val};
+use weft_capability::call::Encoding;
 
 /// The functions of a component's exported interfaces, found once at load.
 #[derive(Default)]
@@ -21,6 +22,8 @@ pub(crate) struct Exports {
 struct Export {
     index: ComponentExportIndex,
     ty: ComponentFunc,
+    /// The exported interface's name (`ns:pkg/iface@1.0.0`), for messages.
+    interface: String,
 }
 
 fn key(interface: &str, function: &str) -> String {
@@ -45,7 +48,14 @@ impl Exports {
                     continue;
                 };
                 if let Some(index) = compiled.get_export_index(Some(&interface), function) {
-                    functions.insert(key(name, function), Export { index, ty });
+                    functions.insert(
+                        key(name, function),
+                        Export {
+                            index,
+                            ty,
+                            interface: name.to_owned(),
+                        },
+                    );
                 }
             }
         }
@@ -56,20 +66,82 @@ impl Exports {
     pub(crate) fn is_empty(&self) -> bool {
         self.functions.is_empty()
     }
+
+    /// The export `interface#function`; `interface` may be the full name
+    /// (with or without version), the short name (`greeter`), or empty:
+    /// then the function name alone must pick exactly one export.
+    fn find(&self, component: &str, interface: &str, function: &str) -> Result<&Export, CallError> {
+        if let Some(export) = self.functions.get(&key(interface, function)) {
+            return Ok(export);
+        }
+        let short = unversioned(interface);
+        let matches: Vec<(&String, &Export)> = self
+            .functions
+            .iter()
+            .filter(|(k, _)| {
+                let Some((iface, f)) = k.split_once('#') else {
+                    return false;
+                };
+                f == function
+                    && (short.is_empty()
+                        || iface.rsplit('/').next() == Some(short)
+                        || iface == short)
+            })
+            .collect();
+        match matches.as_slice() {
+            [(_, export)] => Ok(export),
+            [] => {
+                let mut known: Vec<&str> = self.functions.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                Err(CallError::NoSuchExport {
+                    component: component.to_owned(),
+                    wanted: if interface.is_empty() {
+                        function.to_owned()
+                    } else {
+                        format!("{interface}#{function}")
+                    },
+                    known: if known.is_empty() {
+                        "nothing callable".into()
+                    } else {
+                        known.join(", ")
+                    },
+                })
+            }
+            many => Err(CallError::Ambiguous {
+                component: component.to_owned(),
+                function: function.to_owned(),
+                candidates: many
+                    .iter()
+                    .map(|(k, _)| (*k).clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
 }
 
 /// Why a call of an exported function failed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum CallError {
     /// The component does not export the function.
-    #[error("`{interface}#{function}`: component `{component}` does not export it")]
+    #[error("component `{component}` does not export `{wanted}`; it exports: {known}")]
     NoSuchExport {
         /// The callee.
         component: String,
-        /// The interface asked for.
-        interface: String,
+        /// What was asked for (`interface#function`, or just `function`).
+        wanted: String,
+        /// What it does export.
+        known: String,
+    },
+    /// A function name without its interface names several exports.
+    #[error("`{function}` of `{component}` is ambiguous; name the interface: {candidates}")]
+    Ambiguous {
+        /// The callee.
+        component: String,
         /// The function asked for.
         function: String,
+        /// The exports it could mean.
+        candidates: String,
     },
     /// The arguments do not fit the export's parameters.
     #[error("`{interface}#{function}` of `{component}`: bad arguments: {reason}")]
@@ -113,13 +185,8 @@ impl Component {
             function: function.to_owned(),
             reason,
         };
-        let Some(export) = self.exports.functions.get(&key(interface, function)) else {
-            return Err(CallError::NoSuchExport {
-                component: self.id.to_string(),
-                interface: interface.to_owned(),
-                function: function.to_owned(),
-            });
-        };
+        let export = self.exports.find(&self.id, interface, function)?;
+        let interface = export.interface.as_str();
         let _active = self.active();
         let slots = self.slots.load().as_ref().map(std::sync::Arc::clone);
         let _permit = match slots {
@@ -160,22 +227,19 @@ impl Component {
         Ok(results)
     }
 
-    /// [`Self::call_export`] with WAVE-encoded arguments and results, for
-    /// calls that come from another host.
-    pub async fn call_export_wave(
+    /// [`Self::call_export`] with WAVE-encoded arguments, and results as
+    /// WAVE or JSON text, for calls from another host or from `weft call`.
+    pub async fn call_export_text(
         &self,
         interface: &str,
         function: &str,
         args: &[String],
         timeout: Duration,
+        results: Encoding,
     ) -> Result<Vec<String>, CallError> {
-        let Some(export) = self.exports.functions.get(&key(interface, function)) else {
-            return Err(CallError::NoSuchExport {
-                component: self.id.to_string(),
-                interface: interface.to_owned(),
-                function: function.to_owned(),
-            });
-        };
+        let export = self.exports.find(&self.id, interface, function)?;
+        // Messages name the export as it is, not as it was asked for.
+        let interface = export.interface.as_str();
         let types: Vec<_> = export.ty.params().map(|(_, t)| t).collect();
         let params = decode(&types, args).map_err(|reason| CallError::BadArguments {
             component: self.id.to_string(),
@@ -183,18 +247,19 @@ impl Component {
             function: function.to_owned(),
             reason,
         })?;
-        let results = self
+        let values = self
             .call_export(interface, function, &params, timeout)
             .await?;
-        results
+        values
             .iter()
-            .map(|v| {
-                v.to_wave().map_err(|e| CallError::Failed {
+            .map(|v| match results {
+                Encoding::Wave => v.to_wave().map_err(|e| CallError::Failed {
                     component: self.id.to_string(),
                     interface: interface.to_owned(),
                     function: function.to_owned(),
                     reason: format!("a result could not be encoded: {e}"),
-                })
+                }),
+                Encoding::Json => Ok(crate::json::to_json(v).to_string()),
             })
             .collect()
     }

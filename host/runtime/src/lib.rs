@@ -31,6 +31,7 @@ pub mod config;
 mod engine;
 mod exports;
 mod http;
+pub mod json;
 pub mod keyvalue;
 pub mod links;
 pub mod logging;
@@ -39,6 +40,7 @@ mod outgoing;
 mod state;
 
 pub use cache::{CompileCache, Origin};
+pub use calls::served_by_host;
 pub use component::{Component, ComponentSpec, Limits};
 pub use engine::{EPOCH_TICK, Runtime, RuntimeConfig};
 pub use exports::CallError;

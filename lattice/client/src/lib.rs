@@ -22,9 +22,11 @@
 #![deny(missing_docs)]
 
 mod auction;
+mod call;
 mod error;
 
 pub use auction::Auction;
+pub use call::CallRequest;
 pub use error::{Error, ErrorKind};
 
 use async_nats::RequestErrorKind;

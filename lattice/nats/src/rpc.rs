@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
-use weft_capability::call::{self, Call, RemoteCalls};
+use weft_capability::call::{self, Call, Encoding, RemoteCalls};
 use weft_host::HostApi;
 use weft_lattice_protocol::rpc::RpcCall;
 use weft_lattice_protocol::{CtlResponse, Subjects};
@@ -44,6 +44,7 @@ impl RemoteCalls for NatsRemoteCalls {
             function: call.function,
             args: call.args,
             timeout_ms: u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX),
+            json: call.results == Encoding::Json,
         };
         let payload = serde_json::to_vec(&body)
             .map_err(|e| call::Error::Transport(format!("could not encode the call: {e}")))?;
@@ -193,6 +194,11 @@ async fn answer(msg: Message, client: &Client, host: &dyn HostApi, component: St
                 function: body.function,
                 args: body.args,
                 timeout: Duration::from_millis(body.timeout_ms),
+                results: if body.json {
+                    Encoding::Json
+                } else {
+                    Encoding::Wave
+                },
             })
             .await
             .map_err(|e| e.to_string()),

@@ -21,6 +21,9 @@ pub struct RpcCall {
     pub args: Vec<String>,
     /// How long the caller waits, in milliseconds; the callee stops then too.
     pub timeout_ms: u64,
+    /// Results as JSON text instead of WAVE (for people: `weft call -o json`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub json: bool,
 }
 
 #[cfg(test)]
@@ -34,6 +37,7 @@ mod tests {
             function: "greet".into(),
             args: vec![r#""Ada""#.into()],
             timeout_ms: 2_000,
+            json: false,
         };
         let json = serde_json::to_string(&call).unwrap();
         assert_eq!(serde_json::from_str::<RpcCall>(&json).unwrap(), call);

@@ -1,0 +1,325 @@
+//! The newcomer's commands as a user runs them, as real processes: `weft up`
+//! (twice) → `start` → `call` (WAVE values of every kind) → `inspect` →
+//! `spy` → `down`, leaving no process behind; `--output json` of every read
+//! command parses; usage errors exit 2; `weft new` + `weft build` make a
+//! component.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::process::Command;
+use weft_tests::{guests, net};
+
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
+
+/// A user: a HOME and state dir of their own, a NATS port nobody uses.
+struct User {
+    home: tempfile::TempDir,
+    nats: String,
+}
+
+impl User {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            home: tempfile::tempdir()?,
+            nats: format!("nats://127.0.0.1:{}", net::free_port()?),
+        })
+    }
+
+    fn state(&self) -> PathBuf {
+        self.home.path().join("state")
+    }
+
+    /// `weft ARGS…` with the lattice flags: (exit code, stdout, stderr).
+    async fn weft(&self, args: &[&str]) -> anyhow::Result<(i32, String, String)> {
+        let out = Command::new(WEFT)
+            .args(args)
+            .env("HOME", self.home.path())
+            .env("XDG_STATE_HOME", self.state())
+            .env("WEFT_NATS_URL", &self.nats)
+            .env("WEFT_LATTICE", "tools")
+            .env("WEFT_CACHE_DIR", guests::cache_dir())
+            .env_remove("WEFT_CONTEXT")
+            .output()
+            .await?;
+        Ok((
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
+
+    async fn ok(&self, args: &[&str]) -> anyhow::Result<String> {
+        let (code, stdout, stderr) = self.weft(args).await?;
+        anyhow::ensure!(code == 0, "weft {args:?} exited {code}: {stderr}");
+        Ok(stdout)
+    }
+
+    async fn json(&self, args: &[&str]) -> anyhow::Result<Value> {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        let stdout = self.ok(&all).await?;
+        serde_json::from_str(&stdout)
+            .map_err(|e| anyhow::anyhow!("weft {args:?} -o json: {e}: {stdout}"))
+    }
+
+    fn running(&self) -> anyhow::Result<Value> {
+        Ok(serde_json::from_str(&std::fs::read_to_string(
+            self.state().join("weft").join("up.json"),
+        )?)?)
+    }
+}
+
+fn alive(pid: u64) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_start_call_inspect_spy_down_leaves_nothing_behind() -> anyhow::Result<()> {
+    let user = User::new()?;
+    let up = user.ok(&["up", "--detached", "--allow-file-load"]).await?;
+    assert!(up.contains("up in the background"), "{up}");
+    let running = user.running()?;
+    let (pid, nats_pid) = (
+        running["pid"].as_u64().unwrap_or(0),
+        running["nats_pid"].as_u64().unwrap_or(0),
+    );
+    assert!(alive(pid) && alive(nats_pid), "{running}");
+    let again = user.ok(&["up"]).await?;
+    assert!(
+        again.contains("already up") && again.contains(&pid.to_string()),
+        "{again}"
+    );
+
+    let greeter = format!("file://{}", guests::path("greeter")?.display());
+    user.ok(&["start", "component", &greeter, "greeter"])
+        .await?;
+    assert_eq!(
+        user.ok(&["call", "greeter", "greet", "\"Ada\""])
+            .await?
+            .trim(),
+        r#"{text: "Hello, Ada!", count: 3, tags: ["greeter", "Hello"]}"#
+    );
+    assert_eq!(
+        user.ok(&["call", "greeter", "add", "2", "40"])
+            .await?
+            .trim(),
+        "ok(42)"
+    );
+    assert_eq!(
+        user.ok(&[
+            "call",
+            "greeter",
+            "weft:platform/greeter#add",
+            "4294967295",
+            "1"
+        ])
+        .await?
+        .trim(),
+        r#"err("4294967295 + 1 overflows u32")"#
+    );
+    assert_eq!(
+        user.ok(&["call", "greeter", "describe", "named(\"square\")", "none"])
+            .await?
+            .trim(),
+        r#""a square""#
+    );
+    assert_eq!(
+        user.ok(&[
+            "call",
+            "greeter",
+            "greeter#describe",
+            "circle(1.5)",
+            "some(\"big\")"
+        ])
+        .await?
+        .trim(),
+        r#""a circle of radius 1.5 (big)""#
+    );
+    let results = user.json(&["call", "greeter", "greet", "\"Ada\""]).await?;
+    assert_eq!(
+        results["results"][0]["tags"],
+        serde_json::json!(["greeter", "Hello"])
+    );
+    let (code, _, stderr) = user.weft(&["call", "greeter", "greet", "42"]).await?;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("bad arguments"), "{stderr}");
+    let (code, _, stderr) = user.weft(&["call", "greeter", "frobnicate"]).await?;
+    assert!(
+        code == 1 && stderr.contains("it exports: weft:platform/greeter#add"),
+        "{stderr}"
+    );
+
+    // inspect: the world, and what is not linked for an id.
+    let world = user
+        .json(&["inspect", &guests::path("greeter")?.display().to_string()])
+        .await?;
+    let exports = world["exports"].as_array().cloned().unwrap_or_default();
+    assert!(
+        exports
+            .iter()
+            .any(|e| e["name"] == "weft:platform/greeter@0.1.0"),
+        "{world}"
+    );
+    let caller = guests::path("caller")?.display().to_string();
+    user.ok(&[
+        "link",
+        "put",
+        "app",
+        "greeter",
+        "weft",
+        "platform",
+        "--interface",
+        "greeter",
+    ])
+    .await?;
+    let world = user.json(&["inspect", &caller, "--id", "app"]).await?;
+    let status = |name: &str| {
+        world["imports"]
+            .as_array()
+            .and_then(|i| {
+                i.iter()
+                    .find(|i| i["name"].as_str().is_some_and(|n| n.starts_with(name)))
+            })
+            .map(|i| i["status"].as_str().unwrap_or_default().to_owned())
+    };
+    assert_eq!(
+        status("weft:platform/greeter").as_deref(),
+        Some("→ greeter")
+    );
+    assert_eq!(status("wasi:keyvalue/store").as_deref(), Some("NOT LINKED"));
+    assert_eq!(
+        status("wasi:cli/stdout").as_deref(),
+        Some("provided by the host")
+    );
+
+    // spy: a change made meanwhile shows up as one line of JSON.
+    let spy = {
+        let home = user.home.path().to_owned();
+        let (state, nats) = (user.state(), user.nats.clone());
+        tokio::spawn(async move {
+            Command::new(WEFT)
+                .args([
+                    "spy",
+                    "--count",
+                    "1",
+                    "-o",
+                    "json",
+                    "--component",
+                    "greeter",
+                ])
+                .env("HOME", home)
+                .env("XDG_STATE_HOME", state)
+                .env("WEFT_NATS_URL", nats)
+                .env("WEFT_LATTICE", "tools")
+                .output()
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    user.ok(&["scale", "component", "greeter", "--max", "3"])
+        .await?;
+    let out = tokio::time::timeout(Duration::from_secs(20), spy).await???;
+    let line: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(line["name"], "component_scaled", "{line}");
+    assert_eq!(line["data"]["data"]["max_instances"], 3, "{line}");
+
+    // Every read command speaks JSON.
+    user.ok(&["config", "put", "c1", "k=v"]).await?;
+    for args in [
+        &["get", "hosts"][..],
+        &["get", "inventory"],
+        &["get", "links"],
+        &["link", "get"],
+        &["config", "get", "c1"],
+    ] {
+        user.json(args).await?;
+    }
+
+    let down = user.ok(&["down"]).await?;
+    assert!(down.contains("down"), "{down}");
+    net::wait_for("the processes to go", Duration::from_secs(20), || async {
+        (!alive(pid) && !alive(nats_pid)).then_some(())
+    })
+    .await?;
+    let port: u16 = user.nats.rsplit(':').next().unwrap_or_default().parse()?;
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err(),
+        "NATS still listens"
+    );
+    let (code, stdout, _) = user.weft(&["down"]).await?;
+    assert!(code == 0 && stdout.contains("not up"), "{stdout}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2_with_a_hint() -> anyhow::Result<()> {
+    let user = User::new()?;
+    for args in [
+        &["start", "component"][..],
+        &["frobnicate"],
+        &["up", "--label", "no-equals-sign"],
+        &["new", "component", "x", "--template", "nope"],
+        &["completions", "tcsh"],
+    ] {
+        let (code, _, stderr) = user.weft(args).await?;
+        assert_eq!(code, 2, "weft {args:?}: {stderr}");
+        assert!(
+            stderr.contains("--help") || stderr.contains("Usage"),
+            "weft {args:?}: {stderr}"
+        );
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let script = user.ok(&["completions", shell]).await?;
+        assert!(script.contains("weft"), "{shell}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn new_makes_a_crate_that_builds_into_a_component() -> anyhow::Result<()> {
+    let user = User::new()?;
+    let dir = tempfile::tempdir()?;
+    let out = Command::new(WEFT)
+        .args(["new", "component", "my-counter", "--template", "kv-counter"])
+        .current_dir(dir.path())
+        .output()
+        .await?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let crate_dir = dir.path().join("my-counter");
+    assert!(crate_dir.join("wit/deps/keyvalue/store.wit").is_file());
+    // The guests' target dir: their dependencies are built already.
+    let built = Command::new(WEFT)
+        .args(["build", "--debug", "-o", "json", "--path"])
+        .arg(&crate_dir)
+        .env(
+            "CARGO_TARGET_DIR",
+            guests::repo_root().join("target").join("guests"),
+        )
+        .output()
+        .await?;
+    anyhow::ensure!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let built: Value = serde_json::from_slice(&built.stdout)?;
+    let artifact = built["artifact"].as_str().unwrap_or_default();
+    assert!(artifact.ends_with("my_counter.wasm"), "{built}");
+    let world = user.json(&["inspect", artifact]).await?;
+    assert!(
+        world["imports"]
+            .to_string()
+            .contains("wasi:keyvalue/atomics"),
+        "{world}"
+    );
+    let (code, _, stderr) = user.weft(&["new", "component", "Bad Name"]).await?;
+    assert!(code == 1 && stderr.contains("not a crate name"), "{stderr}");
+    Ok(())
+}
