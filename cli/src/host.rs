@@ -16,7 +16,7 @@ use weft_http_client::HttpClientKind;
 use weft_http_server::HttpServerKind;
 use weft_keyvalue_nats::NatsKeyValueKind;
 use weft_keyvalue_redis::RedisKeyValueKind;
-use weft_lattice_nats::{Endpoints, Events, LatticeState, NatsRemoteCalls, ctl};
+use weft_lattice_nats::{Endpoints, Events, LatticeState, NatsRemoteCalls, NatsTap, ctl};
 use weft_lattice_protocol::EventName;
 use weft_messaging_nats::NatsMessagingKind;
 
@@ -101,7 +101,13 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
     let client = lattice.connect("weft-host").await?;
     // Links to components on other hosts call them over the lattice.
     let remote = NatsRemoteCalls::new(client.clone(), subjects.clone());
-    let host = Arc::new(builder.with_remote_calls(Arc::new(remote)).build()?);
+    let tap = NatsTap::new(client.clone(), subjects.clone());
+    let host = Arc::new(
+        builder
+            .with_remote_calls(Arc::new(remote))
+            .with_message_tap(Arc::new(tap))
+            .build()?,
+    );
     let events = Events::new(client.clone(), subjects.clone(), host.id());
     let endpoints = Endpoints {
         lattice: lattice.lattice.clone(),

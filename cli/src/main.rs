@@ -82,7 +82,11 @@ enum Command {
     /// Build the component crate here for wasm32-wasip2 and print the artifact's path.
     #[command(after_help = new::EXAMPLES)]
     Build(new::BuildArgs),
-    /// Print a shell completion script: `weft completions bash > ~/.local/share/bash-completion/completions/weft`.
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  weft completions bash > ~/.local/share/bash-completion/completions/weft
+  weft completions zsh > ~/.zfunc/_weft
+  weft completions fish > ~/.config/fish/completions/weft.fish")]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,

@@ -1,6 +1,7 @@
 //! `weft spy`: the lattice's events as they happen, one line each; with
 //! `--component`, only what concerns that component, plus the messages its
-//! subscriptions deliver to it and the calls other components make to it.
+//! subscriptions deliver to it (`message`), the messages it sends (`sent`,
+//! copied by its host while the spy runs) and the calls made to it (`call`).
 
 use crate::lattice::{LatticeArgs, Output};
 use crate::run::wait_for_shutdown;
@@ -13,7 +14,7 @@ pub const EXAMPLES: &str = "\
 Examples:
   weft spy                          # every event but heartbeats
   weft spy --heartbeats             # with heartbeats
-  weft spy --component pingpong     # its events, the messages it gets, the calls to it
+  weft spy --component pingpong     # its events, the messages it gets and sends, the calls to it
   weft spy -o json | jq .           # one JSON object per line
   weft spy --count 5                # stop after five lines";
 
@@ -139,6 +140,24 @@ pub async fn spy(args: SpyArgs) -> anyhow::Result<()> {
                 .map(|m| ("call", m))
                 .boxed(),
         );
+        streams.push(
+            nats.subscribe(subjects.spy(id))
+                .await?
+                .map(|m| ("sent", m))
+                .boxed(),
+        );
+        // Hosts copy what it sends only while asked: ask, and keep asking.
+        let (asker, subject) = (nats.clone(), subjects.spy_requests());
+        let request = serde_json::to_vec(&weft_lattice_protocol::spy::SpyRequest {
+            component_id: id.clone(),
+            seconds: 15,
+        })?;
+        tokio::spawn(async move {
+            loop {
+                let _ = asker.publish(subject.clone(), request.clone().into()).await;
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            }
+        });
         for subject in subscriptions(&args.lattice, id).await {
             streams.push(
                 nats.subscribe(subject)
@@ -182,6 +201,15 @@ pub async fn spy(args: SpyArgs) -> anyhow::Result<()> {
                     continue;
                 }
                 line
+            }
+            "sent" => {
+                let sent: Value = serde_json::from_slice(&msg.payload).unwrap_or(Value::Null);
+                Line {
+                    kind: "sent",
+                    what: sent["subject"].as_str().unwrap_or("?").to_owned(),
+                    detail: preview(sent["body"].as_str().unwrap_or_default().as_bytes()),
+                    raw: sent,
+                }
             }
             "call" => {
                 let body: Value = serde_json::from_slice(&msg.payload).unwrap_or(Value::Null);

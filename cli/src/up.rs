@@ -67,8 +67,16 @@ fn pid_file() -> anyhow::Result<PathBuf> {
     Ok(state_dir()?.join("up.json"))
 }
 
+/// Whether process `pid` runs (a zombie, exited but not yet reaped, does not).
 fn alive(pid: u32) -> bool {
-    Path::new("/proc").join(pid.to_string()).exists()
+    let Ok(stat) = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat"))
+    else {
+        return false;
+    };
+    // `pid (comm) S …`: the state follows the last `)`.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next())
+        .is_some_and(|state| state != 'Z' && state != 'X')
 }
 
 fn read_running() -> anyhow::Result<Option<Running>> {

@@ -224,6 +224,95 @@ async fn up_start_call_inspect_spy_down_leaves_nothing_behind() -> anyhow::Resul
     assert_eq!(line["name"], "component_scaled", "{line}");
     assert_eq!(line["data"]["data"]["max_instances"], 3, "{line}");
 
+    // spy --component: the messages pingpong gets and the ones it sends.
+    let pingpong = format!("file://{}", guests::path("pingpong")?.display());
+    for args in [
+        &["start", "component", &pingpong, "pingpong"][..],
+        &["start", "provider", "builtin:keyvalue-memory", "kv"],
+        &["start", "provider", "builtin:messaging-nats", "nats"],
+        &["config", "put", "pings", "subscriptions=tools.ping"],
+        &[
+            "link",
+            "put",
+            "pingpong",
+            "kv",
+            "wasi",
+            "keyvalue",
+            "--interface",
+            "store",
+            "--interface",
+            "atomics",
+        ],
+        &[
+            "link",
+            "put",
+            "pingpong",
+            "nats",
+            "wasmcloud",
+            "messaging",
+            "--interface",
+            "consumer",
+        ],
+        &[
+            "link",
+            "put",
+            "nats",
+            "pingpong",
+            "wasmcloud",
+            "messaging",
+            "--interface",
+            "handler",
+            "--source-config",
+            "pings",
+        ],
+    ] {
+        user.ok(args).await?;
+    }
+    net::wait_for("pingpong to answer", Duration::from_secs(20), || async {
+        user.ok(&["msg", "request", "tools.ping", "ping", "--wait", "1s"])
+            .await
+            .ok()
+    })
+    .await?;
+    let spy = {
+        let home = user.home.path().to_owned();
+        let (state, nats) = (user.state(), user.nats.clone());
+        tokio::spawn(async move {
+            Command::new(WEFT)
+                .args([
+                    "spy",
+                    "--count",
+                    "3",
+                    "-o",
+                    "json",
+                    "--component",
+                    "pingpong",
+                ])
+                .env("HOME", home)
+                .env("XDG_STATE_HOME", state)
+                .env("WEFT_NATS_URL", nats)
+                .env("WEFT_LATTICE", "tools")
+                .output()
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    user.ok(&["msg", "request", "tools.ping", "ping"]).await?;
+    let out = tokio::time::timeout(Duration::from_secs(20), spy).await???;
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let kinds: Vec<&str> = lines.iter().filter_map(|l| l["kind"].as_str()).collect();
+    assert!(kinds.contains(&"message"), "{lines:?}");
+    let sent: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "sent").collect();
+    assert!(
+        sent.iter().any(|l| l["data"]["body"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("pong"))),
+        "{lines:?}"
+    );
+
     // Every read command speaks JSON.
     user.ok(&["config", "put", "c1", "k=v"]).await?;
     for args in [

@@ -151,6 +151,9 @@ pub trait HostApi: Send + Sync + 'static {
     /// where they now say.
     fn set_links(&self, links: Vec<LinkBinding>);
 
+    /// Hands what `component` sends to the host's message tap for `ttl`.
+    fn spy(&self, component: &str, ttl: Duration);
+
     /// Runs a call that came from a component on another host: `call.target`
     /// must run here; arguments and results are WAVE text.
     async fn invoke(&self, call: Call) -> Result<Vec<String>, call::Error>;
@@ -284,6 +287,10 @@ impl HostApi for Host {
 
     fn set_links(&self, links: Vec<LinkBinding>) {
         Host::set_links(self, links);
+    }
+
+    fn spy(&self, component: &str, ttl: Duration) {
+        Host::spy(self, component, ttl);
     }
 
     async fn invoke(&self, call: Call) -> Result<Vec<String>, call::Error> {

@@ -94,7 +94,7 @@ impl Host {
             match (link.namespace.as_str(), link.package.as_str(), provider) {
                 ("wasi", "keyvalue", Some(Capability::KeyValue(kv))) => targets.keyvalue = Some(kv),
                 ("wasmcloud", "messaging", Some(Capability::Messaging(m))) if has("consumer") => {
-                    targets.messaging = Some(m);
+                    targets.messaging = Some(self.tapped(id, m));
                 }
                 ("wasi", "http", Some(Capability::HttpClient(p))) if has("outgoing-handler") => {
                     match p.client(&link.target_config) {

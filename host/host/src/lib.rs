@@ -20,11 +20,13 @@ mod bind;
 mod identity;
 mod providers;
 mod scale;
+mod spy;
 
 pub use api::{Bid, ComponentInfo, Decline, HostApi, HostInfo, Inventory, ProviderInfo};
 pub use identity::{LabelError, RESERVED_LABEL_PREFIX};
 pub use providers::{LinkBinding, ProviderError, StartProviderRequest};
 pub use scale::{ScaleError, ScaleRequest, Scaled, UpdateRequest};
+pub use spy::MessageTap;
 /// Credentials for one OCI registry, as `registry.put` gives them.
 pub use weft_oci::Auth as RegistryAuth;
 
@@ -70,6 +72,7 @@ pub struct HostBuilder {
     allow_file_refs: bool,
     remote: Option<Arc<dyn RemoteCalls>>,
     oci: Option<Arc<weft_oci::Puller>>,
+    tap: Option<Arc<dyn spy::MessageTap>>,
 }
 
 impl HostBuilder {
@@ -122,6 +125,12 @@ impl HostBuilder {
         self
     }
 
+    /// Hands what watched components send to `tap` (`weft spy --component`).
+    pub fn with_message_tap(mut self, tap: Arc<dyn spy::MessageTap>) -> Self {
+        self.tap = Some(tap);
+        self
+    }
+
     /// Pulls `oci://` references with `puller` (its store and credentials;
     /// `registry.put` adds to them). Without one, only `file://` references
     /// run, and only when allowed.
@@ -165,6 +174,8 @@ impl HostBuilder {
             allow_file_refs: self.allow_file_refs,
             remote: self.remote,
             oci: self.oci,
+            tap: self.tap,
+            spied: RwLock::default(),
             provider_kinds: self.provider_kinds,
             providers: RwLock::default(),
             links: RwLock::default(),
@@ -203,6 +214,10 @@ pub struct Host {
     images: RwLock<HashMap<String, String>>,
     /// Pulls `oci://` references (none: this host runs files only).
     oci: Option<Arc<weft_oci::Puller>>,
+    /// Where watched components' messages go, if anywhere.
+    tap: Option<Arc<dyn spy::MessageTap>>,
+    /// Components being watched, and until when.
+    spied: RwLock<HashMap<String, Instant>>,
     runtime: Runtime,
     cache: CompileCache,
     components: RwLock<HashMap<String, Arc<Component>>>,

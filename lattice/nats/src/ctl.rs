@@ -109,6 +109,8 @@ pub async fn serve(
         tasks.push(tokio::spawn(pump(sub, ctx.clone(), Role::Direct)));
     }
     tasks.push(tokio::spawn(follow_links(ctx.clone())));
+    let spies = subscribe(&client, &subjects.spy_requests(), None).await?;
+    tasks.push(tokio::spawn(follow_spies(spies, ctx.host.clone())));
     let wildcard = subjects.wildcard();
     let group = wildcard.trim_end_matches(".>").to_owned();
     let sub = subscribe(&client, &wildcard, Some(group)).await?;
@@ -192,6 +194,18 @@ async fn follow_links(ctx: Arc<Ctx>) {
             Err(e) => tracing::warn!("cannot watch the lattice's links: {e}"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Watches components for `weft spy` while it asks (malformed requests
+/// are ignored: nobody waits for an answer).
+async fn follow_spies(mut requests: Subscriber, host: Arc<dyn HostApi>) {
+    use weft_lattice_protocol::spy::{MAX_SPY_SECONDS, SpyRequest};
+    while let Some(msg) = requests.next().await {
+        if let Ok(req) = serde_json::from_slice::<SpyRequest>(&msg.payload) {
+            let seconds = req.seconds.min(MAX_SPY_SECONDS);
+            host.spy(&req.component_id, Duration::from_secs(seconds));
+        }
     }
 }
 

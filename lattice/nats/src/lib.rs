@@ -34,5 +34,5 @@ pub use connect::{ConnectError, NatsAuth, connect};
 pub use convert::{Endpoints, host, inventory};
 pub use ctl::{CtlServer, ServeError};
 pub use events::Events;
-pub use rpc::{NatsRemoteCalls, RpcServer};
+pub use rpc::{NatsRemoteCalls, NatsTap, RpcServer};
 pub use state::{LatticeState, LinkChange, StateError};

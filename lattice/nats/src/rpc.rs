@@ -221,3 +221,42 @@ async fn answer(msg: Message, client: &Client, host: &dyn HostApi, component: St
         tracing::warn!(%component, "could not send a call's results: {e}");
     }
 }
+
+/// Forwards what watched components send to the spy subject
+/// (`weft spy --component`).
+pub struct NatsTap {
+    client: Client,
+    subjects: Subjects,
+}
+
+impl NatsTap {
+    /// A tap publishing on `client`, in the lattice `subjects` names.
+    pub fn new(client: Client, subjects: Subjects) -> Self {
+        Self { client, subjects }
+    }
+}
+
+#[async_trait]
+impl weft_host::MessageTap for NatsTap {
+    async fn sent(
+        &self,
+        host: &str,
+        component: &str,
+        message: &weft_capability::messaging::Message,
+    ) {
+        let copy = weft_lattice_protocol::spy::SentMessage {
+            subject: message.subject.clone(),
+            reply_to: message.reply_to.clone(),
+            body: String::from_utf8_lossy(&message.body).into_owned(),
+            host_id: host.to_owned(),
+        };
+        let Ok(payload) = serde_json::to_vec(&copy) else {
+            return;
+        };
+        // Best effort: a spy missing a copy is no reason to delay the guest.
+        let _ = self
+            .client
+            .publish(self.subjects.spy(component), payload.into())
+            .await;
+    }
+}

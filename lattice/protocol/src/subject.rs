@@ -267,6 +267,17 @@ impl Subjects {
         format!("wasmbus.rpc.{}.{component}", self.lattice)
     }
 
+    /// Where hosts send copies of what component `component` sends, while a
+    /// spy watches it (see [`crate::spy`]).
+    pub fn spy(&self, component: &str) -> String {
+        format!("wasmbus.spy.{}.{component}", self.lattice)
+    }
+
+    /// Where a spy asks every host to watch a component.
+    pub fn spy_requests(&self) -> String {
+        format!("wasmbus.spyctl.{}", self.lattice)
+    }
+
     /// The wildcard for every event of this lattice.
     pub fn events(&self) -> String {
         format!("wasmbus.evt.{}.>", self.lattice)
