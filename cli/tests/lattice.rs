@@ -17,16 +17,7 @@ async fn weft(
     lattice: &str,
     args: &[&str],
 ) -> anyhow::Result<(i32, String, String)> {
-    let out = Command::new(WEFT)
-        .args(args)
-        .args(["--nats", &nats.url(), "--lattice", lattice])
-        .output()
-        .await?;
-    Ok((
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
+    weft_tests::cli::run_on(WEFT, &nats.url(), lattice, args).await
 }
 
 async fn json(nats: &NatsServer, lattice: &str, args: &[&str]) -> anyhow::Result<Value> {

@@ -24,11 +24,7 @@ async fn weft(home: &std::path::Path, args: &[&str]) -> anyhow::Result<(i32, Str
         .env_remove("WEFT_REGISTRY_TOKEN")
         .output()
         .await?;
-    Ok((
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
+    Ok(weft_tests::cli::outcome(&out))
 }
 
 async fn json(home: &std::path::Path, args: &[&str]) -> anyhow::Result<Value> {

@@ -42,11 +42,7 @@ impl User {
             .env_remove("WEFT_CONTEXT")
             .output()
             .await?;
-        Ok((
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ))
+        Ok(weft_tests::cli::outcome(&out))
     }
 
     async fn ok(&self, args: &[&str]) -> anyhow::Result<String> {

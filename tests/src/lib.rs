@@ -6,6 +6,7 @@
 //! message naming the Debian package: it never skips.
 #![deny(missing_docs)]
 
+pub mod cli;
 pub mod guests;
 pub mod http;
 pub mod nats;

@@ -72,6 +72,32 @@ impl RedisServer {
         Err(last.unwrap_or_else(|| anyhow::anyhow!("redis-server did not start")))
     }
 
+    /// `GET key` (a key without spaces): its value, `None` when unset.
+    pub async fn get(&self, key: &str) -> anyhow::Result<Option<String>> {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+        s.write_all(format!("GET {key}\r\n").as_bytes()).await?;
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 512];
+        // `$-1\r\n`, or `$N\r\n<N bytes>\r\n`.
+        loop {
+            let n = s.read(&mut buf).await?;
+            anyhow::ensure!(n > 0, "redis closed the connection mid-reply");
+            reply.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&reply).into_owned();
+            if text.starts_with("$-1\r\n") {
+                return Ok(None);
+            }
+            if let Some((len, rest)) = text.strip_prefix('$').and_then(|t| t.split_once("\r\n")) {
+                let len: usize = len.parse()?;
+                if rest.len() >= len + 2 {
+                    return Ok(Some(rest[..len].to_owned()));
+                }
+            } else if !text.starts_with('$') {
+                anyhow::bail!("redis answered GET with {text:?}");
+            }
+        }
+    }
+
     /// The `redis://` URL of the server.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
