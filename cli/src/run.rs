@@ -139,6 +139,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let config = HttpServerConfig {
         address: args.http,
         max_body_bytes: usize::try_from(args.max_body).unwrap_or(usize::MAX),
+        ..HttpServerConfig::default()
     };
     let server = HttpServer::bind(config, router).await?;
     let mode = match args.reuse {

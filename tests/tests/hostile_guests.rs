@@ -32,6 +32,7 @@ async fn serve(spec: ComponentSpec, max_body: usize) -> anyhow::Result<Served> {
     let config = HttpServerConfig {
         address: SocketAddr::from(([127, 0, 0, 1], 0)),
         max_body_bytes: max_body,
+        ..HttpServerConfig::default()
     };
     let server = HttpServer::bind(config, router).await?;
     Ok(Served {

@@ -12,7 +12,9 @@ use weft_capability::provider::{self, Capability, ProviderKind, Subscription, on
 
 /// The provider kind. Provider config keys: `default_address` (used by
 /// links that name no `address`), `max_content_len` (largest request body,
-/// in bytes; default 10 MiB). Link source config keys: `address`.
+/// in bytes; default 10 MiB). Link source config keys: `address`, and
+/// `reuse_port` (`true`: share the port with other hosts on this machine
+/// that ask the same; the kernel spreads connections).
 #[derive(Debug, Default)]
 pub struct HttpServerKind;
 
@@ -53,7 +55,17 @@ impl HttpListener for Listeners {
         link_config: &BTreeMap<String, String>,
         handler: Arc<dyn IncomingHandler>,
     ) -> Result<Subscription, provider::Error> {
-        only_keys(link_config, &["address"])?;
+        only_keys(link_config, &["address", "reuse_port"])?;
+        let reuse_port = match link_config.get("reuse_port").map(String::as_str) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(provider::Error::BadValue {
+                    key: "reuse_port".into(),
+                    reason: format!("`{other}` is not `true` or `false`"),
+                });
+            }
+        };
         let address = match link_config.get("address") {
             Some(a) => parse_address("address", a)?,
             None => self
@@ -65,6 +77,7 @@ impl HttpListener for Listeners {
         let config = HttpServerConfig {
             address,
             max_body_bytes: self.max_body_bytes,
+            reuse_port,
         };
         let server = HttpServer::bind_now(config, router)
             .map_err(|e| provider::Error::Backend(e.to_string()))?;

@@ -23,6 +23,10 @@ pub struct HttpServerConfig {
     pub address: SocketAddr,
     /// Largest request body accepted, in bytes; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Share the address with other listeners of this user that ask the
+    /// same (`SO_REUSEPORT`; several hosts on one machine serving one
+    /// port, the kernel spreading connections).
+    pub reuse_port: bool,
 }
 
 impl Default for HttpServerConfig {
@@ -30,6 +34,7 @@ impl Default for HttpServerConfig {
         Self {
             address: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 10 << 20,
+            reuse_port: false,
         }
     }
 }
@@ -54,9 +59,7 @@ impl HttpServer {
             address: config.address,
             source,
         };
-        let listener = std::net::TcpListener::bind(config.address).map_err(bind_err)?;
-        listener.set_nonblocking(true).map_err(bind_err)?;
-        let listener = TcpListener::from_std(listener).map_err(bind_err)?;
+        let listener = listen(&config).map_err(bind_err)?;
         let local_addr = listener.local_addr().map_err(bind_err)?;
         let max_body = config.max_body_bytes;
         let (stop, stopped) = watch::channel(false);
@@ -68,6 +71,22 @@ impl HttpServer {
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
+}
+
+/// A listening socket on `config.address` (address reuse as std does it,
+/// port sharing when asked).
+fn listen(config: &HttpServerConfig) -> std::io::Result<TcpListener> {
+    let socket = if config.address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    if config.reuse_port {
+        socket.set_reuseport(true)?;
+    }
+    socket.bind(config.address)?;
+    socket.listen(1024)
 }
 
 impl Drop for HttpServer {
