@@ -80,7 +80,13 @@ impl Events {
             loop {
                 ticks.tick().await;
                 let inventory = convert::inventory(host.inventory());
-                events.publish(EventName::HostHeartbeat, &inventory).await;
+                // wasmCloud's heartbeat is the inventory; Weft adds the
+                // interval, so reconcilers know when a beat is missed.
+                let data = Heartbeat {
+                    inventory: &inventory,
+                    heartbeat_interval_ms: u64::try_from(every.as_millis()).unwrap_or(u64::MAX),
+                };
+                events.publish(EventName::HostHeartbeat, &data).await;
                 let checks = host.provider_health().await;
                 healthy.retain(|id, _| checks.iter().any(|(c, _)| c == id));
                 for (provider_id, result) in checks {
@@ -104,4 +110,13 @@ impl Events {
             }
         })
     }
+}
+
+/// `host_heartbeat` data: the inventory, plus the interval (a field
+/// wasmCloud clients ignore).
+#[derive(Serialize)]
+struct Heartbeat<'a> {
+    #[serde(flatten)]
+    inventory: &'a weft_lattice_protocol::wire::HostInventory,
+    heartbeat_interval_ms: u64,
 }
