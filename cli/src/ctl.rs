@@ -154,7 +154,7 @@ enum LabelCmd {
 }
 
 /// Prints `value` as JSON, or `text` for people.
-fn print(
+pub(crate) fn print(
     output: Output,
     value: &impl Serialize,
     text: impl FnOnce() -> String,

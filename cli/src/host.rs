@@ -42,8 +42,9 @@ pub struct HostArgs {
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_pair)]
     pub labels: Vec<(String, String)>,
 
-    /// How often to publish `host_heartbeat` with the inventory.
-    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
+    /// How often to publish `host_heartbeat` with the inventory. A host
+    /// that misses three is declared gone and its apps' components move.
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
     pub heartbeat: Duration,
 
     /// A readable name for the host (default: generated).
@@ -63,6 +64,11 @@ pub struct HostArgs {
     /// (off by default: anyone on the lattice could make it read them).
     #[arg(long, alias = "allow-file-refs")]
     pub allow_file_load: bool,
+
+    /// Never take the reconciler's lease: this host runs what it is told
+    /// but does not drive app manifests (it still serves the app API).
+    #[arg(long)]
+    pub no_reconciler: bool,
 
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -121,7 +127,7 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
         )?;
     let server = ctl::serve(
         client.clone(),
-        subjects,
+        subjects.clone(),
         host.clone(),
         endpoints,
         events.clone(),
@@ -129,6 +135,19 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
     )
     .await?;
     let info = host.info();
+    // Apps: every host serves the wadm API; one at a time reconciles.
+    let apps = weft_apps::server::ApiServer::start(client.clone(), &lattice.lattice)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not serve the app API: {e}"))?;
+    let reconciler = if args.no_reconciler {
+        None
+    } else {
+        Some(
+            weft_apps::reconciler::Reconciler::start(client.clone(), subjects.clone(), &info.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("could not start the reconciler: {e}"))?,
+        )
+    };
     events
         .publish(
             EventName::HostStarted,
@@ -155,7 +174,12 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
     };
     let drain = drain.unwrap_or(args.drain);
     tracing::info!("stopping ({reason}); draining for up to {drain:?}");
-    // Stop taking new work first, let what runs finish, then say goodbye.
+    // Hand the reconciler's lease over first, stop taking new work, let
+    // what runs finish, then say goodbye.
+    if let Some(r) = reconciler {
+        r.stop().await;
+    }
+    apps.stop();
     drop(server);
     heartbeat.abort();
     let unfinished = host.drain(drain).await;

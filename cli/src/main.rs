@@ -3,6 +3,7 @@
 //! This binary is the composition root: the only crate that names concrete
 //! providers and hands them to the host.
 
+mod app;
 mod call;
 mod component;
 mod context;
@@ -43,6 +44,9 @@ enum Command {
     /// Join a NATS lattice as a host that clients (weft, wash) can drive.
     #[command(after_help = host::EXAMPLES)]
     Host(host::HostArgs),
+    /// Deploy and manage apps: manifests (wadm's format) the lattice keeps true.
+    #[command(after_help = app::EXAMPLES)]
+    App(app::AppArgs),
     /// Start a component on the lattice (placed by auction).
     #[command(after_help = component::EXAMPLES)]
     Start(component::StartArgs),
@@ -131,6 +135,7 @@ fn main() -> ExitCode {
             Command::Down(args) => up::down(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Host(args) => host::host(args).await,
+            Command::App(args) => app::app(args).await,
             Command::Start(args) => component::start(args).await,
             Command::Stop(args) => component::stop(args).await,
             Command::Scale(args) => component::scale(args).await,

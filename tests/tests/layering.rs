@@ -34,6 +34,14 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
             ][..],
         ),
         ("weft-lattice-client", &["weft-lattice-protocol"][..]),
+        (
+            "weft-apps",
+            &[
+                "weft-lattice-protocol",
+                "weft-lattice-client",
+                "weft-keyvalue-nats",
+            ][..],
+        ),
         ("weft-tests", &[][..]),
         ("weft-cli", &["*"][..]),
         ("weft-bench", &["*"][..]),

@@ -1,0 +1,802 @@
+//! Apps as a user runs them: `weft app …` against three real `weft host`
+//! processes on a real nats-server (and redis-server), with hosts killed,
+//! stopped and resumed under load.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+use weft_apps::api::StatusType;
+use weft_apps::client::AppClient;
+use weft_lattice_client::LatticeClient;
+use weft_lattice_protocol::Subjects;
+use weft_tests::nats::NatsServer;
+use weft_tests::net::{free_port, wait_for};
+use weft_tests::redis::RedisServer;
+use weft_tests::{guests, http};
+
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
+
+/// `weft ARGS… --nats URL --lattice L`: (exit code, stdout, stderr).
+async fn weft(
+    nats: &NatsServer,
+    lattice: &str,
+    args: &[&str],
+) -> anyhow::Result<(i32, String, String)> {
+    weft_tests::cli::run_on(WEFT, &nats.url(), lattice, args).await
+}
+
+/// Runs `weft ARGS` and fails with its stderr unless it succeeds.
+async fn ok(nats: &NatsServer, lattice: &str, args: &[&str]) -> anyhow::Result<String> {
+    let (code, stdout, stderr) = weft(nats, lattice, args).await?;
+    anyhow::ensure!(code == 0, "weft {args:?} failed ({code}): {stderr}{stdout}");
+    Ok(stdout)
+}
+
+/// A `weft host` named `name` (its friendly name) with `labels`.
+fn host(nats: &NatsServer, lattice: &str, name: &str, labels: &[&str]) -> anyhow::Result<Child> {
+    let mut cmd = Command::new(WEFT);
+    cmd.args([
+        "host",
+        "--nats",
+        &nats.url(),
+        "--lattice",
+        lattice,
+        "--allow-file-load",
+    ])
+    .args(["--friendly-name", name])
+    .arg("--cache-dir")
+    .arg(guests::cache_dir());
+    for l in labels {
+        cmd.args(["--label", l]);
+    }
+    Ok(cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?)
+}
+
+/// Host ids by friendly name, once `n` hosts answer.
+async fn host_ids(lc: &LatticeClient, n: usize) -> anyhow::Result<BTreeMap<String, String>> {
+    wait_for(&format!("{n} hosts"), Duration::from_secs(30), || async {
+        let hosts = lc.hosts().await.ok()?;
+        (hosts.len() == n).then(|| hosts.into_iter().map(|h| (h.friendly_name, h.id)).collect())
+    })
+    .await
+}
+
+async fn clients(
+    nats: &NatsServer,
+    lattice: &str,
+) -> anyhow::Result<(LatticeClient, AppClient, async_nats::Client)> {
+    let client = async_nats::connect(nats.url()).await?;
+    let lc = LatticeClient::new(client.clone(), Subjects::new("wasmbus.ctl", lattice)?)
+        .with_timeout(Duration::from_millis(800))
+        .with_window(Duration::from_millis(500));
+    Ok((lc, AppClient::new(client.clone(), lattice), client))
+}
+
+/// How many instances of component `id` each of `hosts` runs (hosts that
+/// do not answer count as running none).
+async fn placement(lc: &LatticeClient, hosts: &[&str], id: &str) -> BTreeMap<String, u32> {
+    let mut out = BTreeMap::new();
+    for h in hosts {
+        if let Ok(inv) = lc.inventory(h).await
+            && let Some(c) = inv.components.iter().find(|c| c.id == id)
+        {
+            out.insert((*h).to_owned(), c.max_instances);
+        }
+    }
+    out
+}
+
+async fn deployed(apps: &AppClient, name: &str) -> bool {
+    apps.status(name)
+        .await
+        .ok()
+        .and_then(|r| r.status)
+        .is_some_and(|s| s.status.kind == StatusType::Deployed)
+}
+
+/// The shipped kv-counter manifest, on `port`, counting in Redis at
+/// `redis`, with `scaler` instead of its own spreadscaler properties.
+fn kv_counter(port: u16, redis: &str, scaler: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(guests::repo_root().join("examples/kv-counter/app.yaml"))?;
+    let wasm = guests::path("kv_counter")?;
+    let swaps = [
+        (
+            "image: file://../../target/guests/wasm32-wasip2/debug/kv_counter.wasm",
+            format!("image: file://{}", wasm.display()),
+        ),
+        (
+            "address: 127.0.0.1:8080",
+            format!("address: 127.0.0.1:{port}"),
+        ),
+        (
+            "          properties:\n            instances: 16\n",
+            format!("          properties:\n{scaler}"),
+        ),
+        (
+            "image: builtin:keyvalue-memory",
+            format!(
+                "image: builtin:keyvalue-redis\n        config: [{{name: redis, properties: {{url: \"{redis}\"}}}}]"
+            ),
+        ),
+    ];
+    let mut out = text;
+    for (from, to) in swaps {
+        anyhow::ensure!(
+            out.contains(from),
+            "examples/kv-counter/app.yaml no longer has `{from}`"
+        );
+        out = out.replace(from, &to);
+    }
+    Ok(out)
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> anyhow::Result<String> {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text)?;
+    Ok(path.display().to_string())
+}
+
+#[tokio::test]
+async fn the_kv_counter_app_serves_http_and_undeploy_removes_only_its_parts() -> anyhow::Result<()>
+{
+    let nats = NatsServer::start().await?;
+    let redis = RedisServer::start().await?;
+    let l = "apps1";
+    let _hosts = [
+        host(&nats, l, "h1", &[])?,
+        host(&nats, l, "h2", &[])?,
+        host(&nats, l, "h3", &[])?,
+    ];
+    let (lc, apps, _) = clients(&nats, l).await?;
+    let ids = host_ids(&lc, 3).await?;
+    let all: Vec<&str> = ids.values().map(String::as_str).collect();
+    // Something that is not the app's: it must survive the undeploy.
+    let other = format!("file://{}", guests::path("test_guest")?.display());
+    ok(&nats, l, &["start", "component", &other, "bystander"]).await?;
+    ok(
+        &nats,
+        l,
+        &["start", "provider", "builtin:keyvalue-memory", "loose-kv"],
+    )
+    .await?;
+    ok(
+        &nats,
+        l,
+        &[
+            "link",
+            "put",
+            "bystander",
+            "loose-kv",
+            "wasi",
+            "keyvalue",
+            "--interface",
+            "store",
+        ],
+    )
+    .await?;
+
+    let port = free_port()?;
+    let dir = tempfile::tempdir()?;
+    let file = write(
+        &dir,
+        "app.yaml",
+        &kv_counter(port, &redis.url(), "            instances: 3\n")?,
+    )?;
+    ok(&nats, l, &["app", "validate", &file]).await?;
+    let out = ok(&nats, l, &["app", "deploy", &file, "--wait", "60s"]).await?;
+    assert!(out.contains("is deployed"), "{out}");
+    // Spread across the hosts, one instance each, each beside its providers.
+    let placed = placement(&lc, &all, "kv-counter").await;
+    assert_eq!(placed.values().sum::<u32>(), 3, "{placed:?}");
+    assert_eq!(placed.len(), 3, "all on one host? {placed:?}");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut last = 0;
+    for _ in 0..6 {
+        let reply = http::get(addr, "/visits").await?;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        last = reply.body.trim().parse()?;
+    }
+    assert_eq!(last, 6, "every host counts in the one Redis");
+    assert_eq!(redis.get("visits").await?.as_deref(), Some("6"));
+
+    // list, get, versions, status speak of it.
+    let list: Value = serde_json::from_str(&ok(&nats, l, &["app", "list", "-o", "json"]).await?)?;
+    assert_eq!(list[0]["name"], "kv-counter");
+    assert_eq!(list[0]["deployed_version"], "v0.1.0");
+    assert_eq!(list[0]["detailed_status"]["status"]["type"], "deployed");
+    let got = ok(&nats, l, &["app", "get", "kv-counter"]).await?;
+    assert!(
+        got.contains("name: kv-counter") && got.contains("builtin:keyvalue-redis"),
+        "{got}"
+    );
+    let versions = ok(&nats, l, &["app", "versions", "kv-counter"]).await?;
+    assert!(
+        versions.contains("v0.1.0") && versions.contains("yes"),
+        "{versions}"
+    );
+    // Deploying the same file again changes nothing.
+    ok(&nats, l, &["app", "deploy", &file]).await?;
+    // Put again as the same version with other content: refused.
+    let changed = write(
+        &dir,
+        "changed.yaml",
+        &std::fs::read_to_string(&file)?.replace("instances: 3", "instances: 4"),
+    )?;
+    let (code, _, stderr) = weft(&nats, l, &["app", "put", &changed]).await?;
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("has a version `v0.1.0` already"),
+        "{stderr}"
+    );
+
+    let out = ok(&nats, l, &["app", "undeploy", "kv-counter"]).await?;
+    assert!(
+        out.contains("Successfully undeployed application kv-counter"),
+        "{out}"
+    );
+    wait_for("the app's parts to go", Duration::from_secs(30), || async {
+        let mut left = 0;
+        for h in &all {
+            let inv = lc.inventory(h).await.ok()?;
+            left += inv
+                .components
+                .iter()
+                .filter(|c| c.id == "kv-counter")
+                .count();
+            left += inv
+                .providers
+                .iter()
+                .filter(|p| p.id.starts_with("kv_counter-"))
+                .count();
+        }
+        let links = lc.links().await.ok()?;
+        left += links
+            .iter()
+            .filter(|l| l.source_id.starts_with("kv"))
+            .count();
+        (left == 0).then_some(())
+    })
+    .await?;
+    assert!(
+        http::get(addr, "/visits").await.is_err(),
+        "the listener is closed"
+    );
+    // Nothing else went.
+    let bystanders = placement(&lc, &all, "bystander").await;
+    assert_eq!(bystanders.values().sum::<u32>(), 1);
+    let links = lc.links().await?;
+    assert!(
+        links
+            .iter()
+            .any(|k| k.source_id == "bystander" && k.target == "loose-kv"),
+        "{links:?}"
+    );
+    // The reconciler records the end of the removal on its next pass.
+    wait_for(
+        "the status to say Undeployed",
+        Duration::from_secs(10),
+        || async {
+            let (_, status, _) = weft(&nats, l, &["app", "status", "kv-counter"])
+                .await
+                .ok()?;
+            status.starts_with("Undeployed").then_some(())
+        },
+    )
+    .await?;
+
+    // Delete: gone from the list.
+    let out = ok(&nats, l, &["app", "delete", "kv-counter"]).await?;
+    assert!(
+        out.contains("Successfully deleted application kv-counter"),
+        "{out}"
+    );
+    let list: Value = serde_json::from_str(&ok(&nats, l, &["app", "list", "-o", "json"]).await?)?;
+    assert_eq!(list, serde_json::json!([]));
+    let (code, _, stderr) = weft(&nats, l, &["app", "status", "kv-counter"]).await?;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("there is no app `kv-counter`"), "{stderr}");
+    let _ = apps;
+    Ok(())
+}
+
+const SPREAD: &str = r#"
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: spread, annotations: {version: v1}}
+spec:
+  components:
+    - name: web
+      type: component
+      properties: {image: "IMAGE", id: web}
+      traits:
+        - type: spreadscaler
+          properties:
+            instances: 6
+            spread:
+              - {name: red, requirements: {zone: red}, weight: 2}
+              - {name: blue, requirements: {zone: blue}, weight: 1}
+"#;
+
+#[tokio::test]
+async fn spreads_split_by_weight_and_across_hosts_and_a_returning_host_is_trimmed()
+-> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let l = "apps2";
+    let _r1 = host(&nats, l, "red1", &["zone=red"])?;
+    let mut r2 = host(&nats, l, "red2", &["zone=red"])?;
+    let _b1 = host(&nats, l, "blue1", &["zone=blue"])?;
+    let (lc, apps, _) = clients(&nats, l).await?;
+    let ids = host_ids(&lc, 3).await?;
+    let all: Vec<&str> = ids.values().map(String::as_str).collect();
+    let image = format!("file://{}", guests::path("test_guest")?.display());
+    let dir = tempfile::tempdir()?;
+    let file = write(&dir, "spread.yaml", &SPREAD.replace("IMAGE", &image))?;
+    ok(&nats, l, &["app", "deploy", &file, "--wait", "60s"]).await?;
+    let placed = placement(&lc, &all, "web").await;
+    // 6 by weight 2:1 → red 4, blue 2; red's 4 over both red hosts.
+    assert_eq!(placed.get(&ids["red1"]), Some(&2), "{placed:?}");
+    assert_eq!(placed.get(&ids["red2"]), Some(&2), "{placed:?}");
+    assert_eq!(placed.get(&ids["blue1"]), Some(&2), "{placed:?}");
+    let status: Value =
+        serde_json::from_str(&ok(&nats, l, &["app", "status", "spread", "-o", "json"]).await?)?;
+    assert_eq!(status["status"]["type"], "deployed");
+    assert_eq!(status["scalers"][0]["kind"], "SpreadScaler");
+
+    // red2 freezes: declared gone after three missed heartbeats, red1 takes
+    // all of red's share; when red2 thaws, the count is trimmed back to 6.
+    let pid = r2.id().ok_or_else(|| anyhow::anyhow!("red2 has no pid"))?;
+    let pid = rustix::process::Pid::from_raw(i32::try_from(pid)?)
+        .ok_or_else(|| anyhow::anyhow!("pid 0"))?;
+    rustix::process::kill_process(pid, rustix::process::Signal::STOP)?;
+    let alive = [ids["red1"].as_str(), ids["blue1"].as_str()];
+    wait_for(
+        "red1 to take red's share",
+        Duration::from_secs(20),
+        || async {
+            let p = placement(&lc, &alive, "web").await;
+            (p.get(&ids["red1"]) == Some(&4)).then_some(())
+        },
+    )
+    .await?;
+    rustix::process::kill_process(pid, rustix::process::Signal::CONT)?;
+    let back = wait_for(
+        "the count back at 6, on every host again",
+        Duration::from_secs(30),
+        || async {
+            let p = placement(&lc, &all, "web").await;
+            (p.values().sum::<u32>() == 6 && p.len() == 3 && deployed(&apps, "spread").await)
+                .then_some(())
+        },
+    )
+    .await;
+    if let Err(e) = back {
+        let p = placement(&lc, &all, "web").await;
+        let s = apps.status("spread").await.ok().and_then(|r| r.status);
+        anyhow::bail!("{e}: placement {p:?} (hosts {ids:?}), status {s:?}");
+    }
+    // And it stays there.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let p = placement(&lc, &all, "web").await;
+    assert_eq!(p.values().sum::<u32>(), 6, "{p:?}");
+
+    // A spread nobody matches: Failed, saying so.
+    let eu = SPREAD
+        .replace("IMAGE", &image)
+        .replace("name: spread", "name: lonely")
+        .replace("id: web", "id: lonely")
+        .replace("zone: blue", "zone: eu");
+    let file = write(&dir, "lonely.yaml", &eu)?;
+    ok(&nats, l, &["app", "deploy", &file]).await?;
+    let why = wait_for("lonely to fail", Duration::from_secs(20), || async {
+        let s = apps.status("lonely").await.ok()?.status?;
+        (s.status.kind == StatusType::Failed).then_some(s.status.message)
+    })
+    .await?;
+    assert!(
+        why.contains("no host matches requirements zone=eu"),
+        "{why}"
+    );
+    r2.start_kill()?;
+    Ok(())
+}
+
+/// The lease's holder, from its KV entry.
+async fn leader(client: &async_nats::Client, lattice: &str) -> Option<String> {
+    let kv = async_nats::jetstream::new(client.clone())
+        .get_key_value(format!("weft_{lattice}_lease"))
+        .await
+        .ok()?;
+    let entry = kv.get("reconciler").await.ok()??;
+    let v: Value = serde_json::from_slice(&entry).ok()?;
+    v["holder"].as_str().map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_killed_host_under_load_is_replaced_and_no_increment_is_lost() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let redis = RedisServer::start().await?;
+    let l = "apps3";
+    let mut children = BTreeMap::new();
+    for name in ["h1", "h2", "h3"] {
+        children.insert(name.to_owned(), host(&nats, l, name, &[])?);
+    }
+    let (lc, apps, client) = clients(&nats, l).await?;
+    let ids = host_ids(&lc, 3).await?;
+    let all: Vec<&str> = ids.values().map(String::as_str).collect();
+    let port = free_port()?;
+    let dir = tempfile::tempdir()?;
+    let file = write(
+        &dir,
+        "app.yaml",
+        &kv_counter(port, &redis.url(), "            instances: 4\n")?,
+    )?;
+    // Two hosts run the counter, two instances each.
+    let file = write(
+        &dir,
+        "two.yaml",
+        &std::fs::read_to_string(&file)?.replace(
+            "instances: 4\n",
+            "instances: 4\n            spread: [{name: two, requirements: {}}]\n",
+        ),
+    )?;
+    ok(&nats, l, &["app", "deploy", &file, "--wait", "60s"]).await?;
+    let before = placement(&lc, &all, "kv-counter").await;
+    assert_eq!(before.values().sum::<u32>(), 4, "{before:?}");
+    // The victim: a host running the counter that is not the leader (the
+    // leader's death is the next test).
+    let lead = leader(&client, l).await.unwrap_or_default();
+    let victim = before
+        .keys()
+        .find(|h| **h != lead)
+        .cloned()
+        .unwrap_or_default();
+    let victim_name = ids
+        .iter()
+        .find(|(_, id)| **id == victim)
+        .map(|(n, _)| n.clone())
+        .unwrap_or_default();
+
+    // Steady load: four clients, one request per connection.
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (good, bad) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let (stop, good, bad) = (stop.clone(), good.clone(), bad.clone());
+        load.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                match tokio::time::timeout(Duration::from_secs(5), http::get(addr, "/hits")).await {
+                    Ok(Ok(r)) if r.status == 200 => good.fetch_add(1, Ordering::Relaxed),
+                    _ => bad.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let killed_at = Instant::now();
+    if let Some(c) = children.get_mut(&victim_name) {
+        c.start_kill()?;
+    }
+    let survivors: Vec<&str> = all.iter().copied().filter(|h| **h != victim).collect();
+    let took = wait_for(
+        "the app deployed again on the survivors",
+        Duration::from_secs(30),
+        || async {
+            let p = placement(&lc, &survivors, "kv-counter").await;
+            (p.values().sum::<u32>() == 4 && deployed(&apps, "kv-counter").await)
+                .then(|| killed_at.elapsed())
+        },
+    )
+    .await?;
+    // Traffic flows through the survivors only now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let good_after = good.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        good.load(Ordering::Relaxed) > good_after,
+        "requests succeed after the move"
+    );
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.await?;
+    }
+    let (good, bad) = (good.load(Ordering::Relaxed), bad.load(Ordering::Relaxed));
+    let stored: u64 = redis
+        .get("hits")
+        .await?
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or(0);
+    eprintln!("kill -> deployed again: {took:?}; {good} ok, {bad} failed, Redis counted {stored}");
+    // Every answered request was counted once; only requests cut off by
+    // the kill may have counted without an answer.
+    assert!(stored >= good, "an increment was lost: {stored} < {good}");
+    assert!(
+        stored <= good + bad,
+        "counted more than was asked: {stored} > {good} + {bad}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn killing_the_leader_hands_the_lease_over_and_reconciling_goes_on() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let l = "apps4";
+    let mut children = BTreeMap::new();
+    for name in ["h1", "h2", "h3"] {
+        children.insert(name.to_owned(), host(&nats, l, name, &[])?);
+    }
+    let (lc, apps, client) = clients(&nats, l).await?;
+    let ids = host_ids(&lc, 3).await?;
+    let image = format!("file://{}", guests::path("test_guest")?.display());
+    let manifest = |instances: u32, version: &str| {
+        format!(
+            "apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {{name: steady, annotations: {{version: {version}}}}}\n\
+             spec:\n  components:\n    - name: web\n      type: component\n      properties: {{image: '{image}', id: steady}}\n\
+             \x20     traits:\n        - type: daemonscaler\n          properties: {{instances: {instances}}}\n"
+        )
+    };
+    let dir = tempfile::tempdir()?;
+    ok(
+        &nats,
+        l,
+        &[
+            "app",
+            "deploy",
+            &write(&dir, "v1.yaml", &manifest(1, "v1"))?,
+            "--wait",
+            "60s",
+        ],
+    )
+    .await?;
+    let lead = wait_for("a leader", Duration::from_secs(10), || leader(&client, l)).await?;
+    let lead_name = ids
+        .iter()
+        .find(|(_, id)| **id == lead)
+        .map(|(n, _)| n.clone());
+    let lead_name =
+        lead_name.ok_or_else(|| anyhow::anyhow!("the leader {lead} is none of our hosts"))?;
+    if let Some(c) = children.get_mut(&lead_name) {
+        c.start_kill()?;
+    }
+    let next = wait_for("another leader", Duration::from_secs(15), || async {
+        leader(&client, l).await.filter(|h| *h != lead)
+    })
+    .await?;
+    assert!(ids.values().any(|id| *id == next));
+    // The new leader acts: v2 runs two instances on every surviving host.
+    let survivors: Vec<&str> = ids
+        .values()
+        .map(String::as_str)
+        .filter(|h| *h != lead)
+        .collect();
+    ok(
+        &nats,
+        l,
+        &[
+            "app",
+            "deploy",
+            &write(&dir, "v2.yaml", &manifest(2, "v2"))?,
+            "--wait",
+            "60s",
+        ],
+    )
+    .await?;
+    let p = placement(&lc, &survivors, "steady").await;
+    assert_eq!(p.values().copied().collect::<Vec<_>>(), vec![2, 2], "{p:?}");
+    let s = apps
+        .status("steady")
+        .await?
+        .status
+        .ok_or_else(|| anyhow::anyhow!("no status"))?;
+    assert_eq!(s.version, "v2");
+    Ok(())
+}
+
+const TWIN: &str = r#"
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: NAME, annotations: {version: v1}}
+spec:
+  components:
+    - name: web
+      type: component
+      properties: {image: "IMAGE", id: shared-web}
+      traits:
+        - type: link
+          properties:
+            namespace: wasi
+            package: keyvalue
+            interfaces: [store]
+            target: {name: kv, config: [{name: bucket, properties: {bucket: BUCKET}}]}
+    - name: kv
+      type: capability
+      properties: {image: "builtin:keyvalue-memory", id: shared-kv}
+"#;
+
+#[tokio::test]
+async fn conflicting_links_are_refused_and_bad_manifests_and_requests_get_clear_errors()
+-> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let l = "apps5";
+    let _h = host(&nats, l, "h1", &[])?;
+    let (lc, _apps, client) = clients(&nats, l).await?;
+    host_ids(&lc, 1).await?;
+    let image = format!("file://{}", guests::path("test_guest")?.display());
+    let dir = tempfile::tempdir()?;
+    let twin = |name: &str, bucket: &str| {
+        TWIN.replace("NAME", name)
+            .replace("IMAGE", &image)
+            .replace("BUCKET", bucket)
+    };
+    ok(
+        &nats,
+        l,
+        &[
+            "app",
+            "deploy",
+            &write(&dir, "a.yaml", &twin("alpha", "one"))?,
+            "--wait",
+            "60s",
+        ],
+    )
+    .await?;
+    let (code, _, stderr) = weft(
+        &nats,
+        l,
+        &[
+            "app",
+            "deploy",
+            &write(&dir, "b.yaml", &twin("beta", "two"))?,
+        ],
+    )
+    .await?;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("app `beta` cannot be deployed"), "{stderr}");
+    assert!(stderr.contains("deployed app `alpha`"), "{stderr}");
+    assert!(
+        stderr.contains("bucket=one") && stderr.contains("bucket=two"),
+        "{stderr}"
+    );
+    let versions = ok(&nats, l, &["app", "versions", "beta"]).await?;
+    assert!(
+        !versions.contains("yes"),
+        "beta stays undeployed: {versions}"
+    );
+    // And no fight: alpha's link stays as alpha declared it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let links = lc.links().await?;
+    let link = links
+        .iter()
+        .find(|k| k.source_id == "shared-web")
+        .ok_or_else(|| anyhow::anyhow!("no link"))?;
+    assert_eq!(link.target_config, vec!["alpha-bucket".to_owned()]);
+    // Once alpha is undeployed, beta may go.
+    ok(&nats, l, &["app", "undeploy", "alpha"]).await?;
+    ok(&nats, l, &["app", "deploy", "beta", "--wait", "60s"]).await?;
+
+    // Invalid manifests: each error names the field.
+    let good = "apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: ok, annotations: {version: v1}}\n\
+                spec:\n  components:\n    - name: web\n      type: component\n      properties: {image: 'oci://r/web:1'}\n";
+    let web =
+        "    - name: web\n      type: component\n      properties: {image: 'oci://r/web:1'}\n";
+    let cases: Vec<(String, &str)> = vec![
+        (good.replace("core.oam.dev/v1beta1", "core.oam.dev/v2"), "apiVersion"),
+        (good.replace("kind: Application", "kind: Deployment"), "kind"),
+        (good.replace("version: v1", "version: latest"), "metadata.annotations.version"),
+        (good.replace("name: ok", "name: 'two words'"), "metadata.name"),
+        (format!("{good}{web}"), "spec.components[1].name"),
+        (good.replace("properties: {image: 'oci://r/web:1'}", "properties: {}"), "spec.components[0].properties.image"),
+        (good.replace("kind: Application", "kind: Application\ncolour: blue"), "colour"),
+        (good.replace("type: component", "type: widget"), "spec.components[0].type"),
+        (
+            format!("{good}      traits:\n        - type: spreadscaler\n          properties: {{instances: 2, spread: [{{name: a, weight: 0}}]}}\n"),
+            "spec.components[0].traits[0].properties.spread[0].weight: must be > 0",
+        ),
+        (
+            format!("{good}      traits:\n        - type: link\n          properties: {{namespace: wasi, package: keyvalue, interfaces: [store], target: nowhere}}\n"),
+            "spec.components[0].traits[0].properties.target",
+        ),
+        (
+            format!("{good}      traits:\n        - type: spreadscaler\n          properties: {{instances: 1}}\n        - type: daemonscaler\n          properties: {{instances: 1}}\n"),
+            "one scaler",
+        ),
+        (
+            good.replace("image: 'oci://r/web:1'}", "image: 'oci://r/web:1'}\n    - name: cache\n      type: capability\n      properties: {image: 'ghcr.io/someone/unknown-provider:1'}"),
+            "spec.components[1].properties.image",
+        ),
+        ("apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: x\n".to_owned(), "line 4"),
+    ];
+    for (i, (text, expected)) in cases.iter().enumerate() {
+        let file = write(&dir, &format!("bad{i}.yaml"), text)?;
+        let (code, _, stderr) = weft(&nats, l, &["app", "validate", &file]).await?;
+        assert_ne!(code, 0, "case {i} passed validation:\n{text}");
+        assert!(
+            stderr.contains(expected),
+            "case {i}: wanted `{expected}` in: {stderr}"
+        );
+        // The server checks the same, whatever client sends it.
+        let reply = client
+            .request(format!("wadm.api.{l}.model.put"), text.clone().into())
+            .await?;
+        let v: Value = serde_json::from_slice(&reply.payload)?;
+        assert_eq!(v["result"], "error", "case {i}: {v}");
+        assert!(
+            v["message"].as_str().unwrap_or_default().contains(expected),
+            "case {i}: {v}"
+        );
+    }
+
+    // wadm's clients: raw subjects and shapes.
+    let ask = |op: &str, body: &str| {
+        let client = client.clone();
+        let subject = format!("wadm.api.{l}.model.{op}");
+        let body = body.to_owned();
+        async move {
+            let reply = client.request(subject, body.into()).await?;
+            anyhow::Ok(serde_json::from_slice::<Value>(&reply.payload)?)
+        }
+    };
+    let put = ask("put", &good.replace("oci://r/web:1", &image)).await?;
+    assert_eq!(put["result"], "created", "{put}");
+    assert_eq!(put["current_version"], "v1");
+    let list = ask("get", "").await?;
+    assert_eq!(list["result"], "success");
+    assert!(
+        list["models"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m["name"] == "ok")),
+        "{list}"
+    );
+    let deploy = ask("deploy.ok", r#"{"version":"v1"}"#).await?;
+    assert_eq!(deploy["result"], "acknowledged", "{deploy}");
+    let status = wait_for("ok deployed", Duration::from_secs(30), || async {
+        let s = ask("status.ok", "").await.ok()?;
+        (s["status"]["status"]["type"] == "deployed").then_some(s)
+    })
+    .await?;
+    assert_eq!(status["result"], "ok");
+    // Malformed bodies and unknown subjects: an error reply, and the
+    // server goes on serving.
+    let bad = ask("deploy.ok", "{not json").await?;
+    assert_eq!(bad["result"], "error");
+    assert!(
+        bad["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not valid JSON"),
+        "{bad}"
+    );
+    let unknown = ask("frobnicate.ok", "").await?;
+    assert_eq!(unknown["result"], "error");
+    assert!(
+        unknown["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("model.deploy.NAME"),
+        "{unknown}"
+    );
+    let missing = ask("deploy.nope", "").await?;
+    assert_eq!(missing["result"], "notfound");
+    let versions = ask("versions.ok", "").await?;
+    assert_eq!(versions["versions"][0]["deployed"], true, "{versions}");
+    let del = ask("del.ok", "").await?;
+    assert_eq!(del["result"], "deleted");
+    assert_eq!(del["undeploy"], true);
+    wait_for("ok's component to go", Duration::from_secs(30), || async {
+        let hosts = lc.hosts().await.ok()?;
+        let inv = lc.inventory(&hosts.first()?.id).await.ok()?;
+        (!inv.components.iter().any(|c| c.id == "ok-web")).then_some(())
+    })
+    .await?;
+    Ok(())
+}
