@@ -5,10 +5,12 @@
 //! cargo run --release -p weft-bench -- http --seconds 5
 //! cargo run --release -p weft-bench -- lattice --seconds 3
 //! cargo run --release -p weft-bench -- coldstart --runs 15
+//! cargo build --release -p weft-cli -p weft-bench && ./target/release/weft-bench failover
 //! ```
 
 mod bare;
 mod coldstart;
+mod failover;
 mod lattice;
 mod load;
 
@@ -42,6 +44,9 @@ enum Scenario {
     /// Cold start from an OCI reference to the first HTTP 200: uncached,
     /// blobs cached, fully cached.
     Coldstart(coldstart::ColdStartArgs),
+    /// Host loss: SIGKILL of a host running an app to the app reporting
+    /// Deployed again on the others.
+    Failover(failover::FailoverArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,6 +81,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Http(args) => http(args).await,
             Scenario::Lattice(args) => lattice::run(args).await,
             Scenario::Coldstart(args) => coldstart::run(args).await,
+            Scenario::Failover(args) => failover::run(args).await,
         }
     })
 }
