@@ -411,9 +411,16 @@ fn status_text(s: &Status) -> String {
     if !s.version.is_empty() {
         t += &format!("  [version {}]", s.version);
     }
+    // Names as wide as the widest, so the statuses line up.
+    let width = s
+        .scalers
+        .iter()
+        .map(|p| p.name.chars().count())
+        .max()
+        .unwrap_or(0);
     for part in &s.scalers {
         t += &format!(
-            "\n    {:<12} {:<40} {}",
+            "\n    {:<12} {:<width$}  {}",
             part.kind,
             part.name,
             one_line_info(&part.status)
