@@ -9,7 +9,7 @@ use async_nats::jetstream::{self, kv};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use weft_keyvalue_nats::bucket::{escape, open_or_create};
+use weft_keyvalue_nats::bucket::{escape, open_or_create, unescape};
 use weft_lattice_protocol::wire::Link;
 
 /// Key prefix (in the status bucket) of a deleted app's links; `escape`
@@ -151,9 +151,25 @@ impl AppStore {
     /// its next periodic pass.
     pub async fn changes(
         &self,
-    ) -> Result<impl futures::Stream<Item = ()> + Send + 'static, StoreError> {
+    ) -> Result<impl futures::Stream<Item = ()> + Send + use<>, StoreError> {
         let watch = self.apps.watch_all().await.map_err(|e| self.err(e))?;
         Ok(futures::StreamExt::map(watch, |_| ()))
+    }
+
+    /// The name of each app whose status changes, as it happens (the
+    /// dashboard follows it).
+    pub async fn status_changes(
+        &self,
+    ) -> Result<impl futures::Stream<Item = String> + Send + use<>, StoreError> {
+        let watch = self.status.watch_all().await.map_err(|e| self.err(e))?;
+        Ok(futures::StreamExt::filter_map(watch, |entry| async move {
+            let key = entry.ok()?.key;
+            if key.starts_with(RETIRED) {
+                None
+            } else {
+                unescape(&key)
+            }
+        }))
     }
 
     fn err(&self, e: impl std::fmt::Display) -> StoreError {

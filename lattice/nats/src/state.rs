@@ -9,7 +9,7 @@
 
 use async_nats::jetstream::{self, kv};
 use futures::TryStreamExt;
-use weft_keyvalue_nats::bucket::{escape, open_or_create};
+use weft_keyvalue_nats::bucket::{escape, open_or_create, unescape};
 use weft_lattice_protocol::link::{LinkError, check_put};
 use weft_lattice_protocol::validate::{self, Invalid};
 use weft_lattice_protocol::wire::{DeleteLink, Link, StringMap};
@@ -156,6 +156,18 @@ impl LatticeState {
             .delete(key_part(name))
             .await
             .map_err(|e| store_err(&self.config_bucket, e))
+    }
+
+    /// The names of every named config, sorted (the dashboard lists them).
+    pub async fn config_names(&self) -> Result<Vec<String>, StateError> {
+        let err = |e: &dyn std::fmt::Display| store_err(&self.config_bucket, e);
+        let keys: Vec<String> = match self.config.keys().await {
+            Ok(keys) => keys.try_collect().await.map_err(|e| err(&e))?,
+            Err(e) => return Err(err(&e)),
+        };
+        let mut names: Vec<String> = keys.iter().filter_map(|k| unescape(k)).collect();
+        names.sort();
+        Ok(names)
     }
 
     /// Every link in the lattice, sorted by source and name.
