@@ -22,16 +22,30 @@ pub async fn request(
     path: &str,
     body: Vec<u8>,
 ) -> anyhow::Result<Reply> {
+    request_with(addr, method, path, &[], body).await
+}
+
+/// Like [`request`], with extra `headers`.
+pub async fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> anyhow::Result<Reply> {
     let stream = tokio::net::TcpStream::connect(addr)
         .await
         .with_context(|| format!("connect to {addr}"))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
-    let req = http::Request::builder()
+    let mut req = http::Request::builder()
         .method(method)
         .uri(path)
-        .header(http::header::HOST, addr.to_string())
-        .body(Full::new(Bytes::from(body)))?;
+        .header(http::header::HOST, addr.to_string());
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let req = req.body(Full::new(Bytes::from(body)))?;
     let resp = sender.send_request(req).await?;
     let status = resp.status().as_u16();
     let body = resp.into_body().collect().await?.to_bytes();
