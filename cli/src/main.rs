@@ -16,6 +16,7 @@ mod new;
 mod oci;
 mod run;
 mod spy;
+mod ui;
 mod units;
 mod up;
 
@@ -47,6 +48,9 @@ enum Command {
     /// Deploy and manage apps: manifests (wadm's format) the lattice keeps true.
     #[command(after_help = app::EXAMPLES)]
     App(app::AppArgs),
+    /// Serve the web dashboard: see and steer the lattice live.
+    #[command(after_help = ui::EXAMPLES)]
+    Ui(ui::UiArgs),
     /// Start a component on the lattice (placed by auction).
     #[command(after_help = component::EXAMPLES)]
     Start(component::StartArgs),
@@ -136,6 +140,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run::run(args).await,
             Command::Host(args) => host::host(args).await,
             Command::App(args) => app::app(args).await,
+            Command::Ui(args) => ui::ui(args).await,
             Command::Start(args) => component::start(args).await,
             Command::Stop(args) => component::stop(args).await,
             Command::Scale(args) => component::scale(args).await,

@@ -32,6 +32,10 @@ pub struct UpArgs {
     /// file and a log; `weft down` stops it.
     #[arg(long)]
     detached: bool,
+    /// Also serve the web dashboard on ADDR (e.g. 127.0.0.1:3030; anything
+    /// but loopback prints a token it requires).
+    #[arg(long, value_name = "ADDR")]
+    dashboard: Option<std::net::SocketAddr>,
     #[command(flatten)]
     host: HostArgs,
 }
@@ -199,7 +203,19 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     }
     std::fs::write(&path, serde_json::to_vec(&running)?)
         .with_context(|| format!("writing {}", path.display()))?;
+    let dashboard = match args.dashboard {
+        Some(addr) => {
+            let nats = args.host.lattice.connect("weft-ui").await?;
+            let d = crate::ui::start(nats, args.host.lattice.subjects()?, addr, None).await?;
+            eprintln!("Dashboard: {}", d.url());
+            Some(d)
+        }
+        None => None,
+    };
     let result = host(args.host).await;
+    if let Some(d) = dashboard {
+        d.task.abort();
+    }
     if let Some(mut nats) = nats {
         stop_pid(nats.id(), Duration::from_secs(5)).await;
         let _ = nats.wait().await;
@@ -259,6 +275,13 @@ async fn detach(args: &UpArgs) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     drop(client);
+    if let Some(addr) = args.dashboard {
+        if addr.ip().is_loopback() {
+            println!("Dashboard: http://{addr}/");
+        } else {
+            println!("Dashboard: on {addr}; its URL with the token is in the log.");
+        }
+    }
     println!(
         "Weft is up in the background (pid {}): lattice `{}` on {}.\nLog: {}\nStop it with `weft down`.",
         child.id(),

@@ -73,8 +73,22 @@ fn alive(pid: u64) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_start_call_inspect_spy_down_leaves_nothing_behind() -> anyhow::Result<()> {
     let user = User::new()?;
-    let up = user.ok(&["up", "--detached", "--allow-file-load"]).await?;
+    let ui = std::net::SocketAddr::from(([127, 0, 0, 1], weft_tests::net::free_port()?));
+    let up = user
+        .ok(&[
+            "up",
+            "--detached",
+            "--allow-file-load",
+            "--dashboard",
+            &ui.to_string(),
+        ])
+        .await?;
     assert!(up.contains("up in the background"), "{up}");
+    // The dashboard came up with it, on loopback without a token.
+    assert!(up.contains(&format!("Dashboard: http://{ui}/")), "{up}");
+    let overview = weft_tests::http::get(ui, "/api/overview").await?;
+    assert_eq!(overview.status, 200, "{}", overview.body);
+    assert!(overview.body.contains("\"hosts\":1"), "{}", overview.body);
     let running = user.running()?;
     let (pid, nats_pid) = (
         running["pid"].as_u64().unwrap_or(0),
