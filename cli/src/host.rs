@@ -2,7 +2,7 @@
 
 use crate::lattice::LatticeArgs;
 use crate::oci::RegistryArgs;
-use crate::run::{default_cache_dir, redact, wait_for_shutdown};
+use crate::run::{default_cache_dir, redact};
 use crate::units::{parse_duration, parse_pair};
 use anyhow::Context;
 use clap::Args;
@@ -76,6 +76,9 @@ pub struct HostArgs {
 
 /// Runs the host until Ctrl-C, SIGTERM or a `host.stop` request.
 pub async fn host(args: HostArgs) -> anyhow::Result<()> {
+    // Signals are caught from the start: a SIGTERM while the host is still
+    // joining stops it gracefully once it has joined.
+    let shutdown = crate::run::shutdown_signal();
     let lattice = &args.lattice;
     let subjects = lattice.subjects()?;
     let mut builder = HostBuilder::new()
@@ -169,7 +172,7 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
     );
 
     let (reason, drain) = tokio::select! {
-        _ = wait_for_shutdown() => ("signal", None),
+        () = shutdown => ("signal", None),
         drain = host.stop_requested() => ("host.stop request", drain),
     };
     let drain = drain.unwrap_or(args.drain);

@@ -167,25 +167,38 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
+/// Waits for Ctrl-C or SIGTERM.
 pub(crate) async fn wait_for_shutdown() {
-    let ctrl_c = tokio::signal::ctrl_c();
+    shutdown_signal().await;
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are in place once
+/// this returns, so a signal that arrives before the future is awaited
+/// (while a host is still starting) still ends it gracefully.
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            match (term, int) {
+                (Some(mut t), Some(mut i)) => {
+                    tokio::select! {
+                        _ = t.recv() => {}
+                        _ = i.recv() => {}
+                    }
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
         }
     }
     #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 #[cfg(test)]
