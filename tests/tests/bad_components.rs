@@ -111,7 +111,12 @@ fn compile_cache_serves_second_load_and_rebuilds_corrupt_entries() -> anyhow::Re
     let wasm = guests::bytes("http_hello")?;
     let first = Component::load(&rt, &cache, &wasm, ComponentSpec::new("a"))?;
     assert_eq!(first.origin(), Origin::Compiled);
+    // Another copy in this process shares the code in memory; a cache
+    // that has not loaded it yet (another process) reads the disk.
     let second = Component::load(&rt, &cache, &wasm, ComponentSpec::new("b"))?;
+    assert_eq!(second.origin(), Origin::Shared);
+    let cache = CompileCache::new(dir.path());
+    let second = Component::load(&rt, &cache, &wasm, ComponentSpec::new("b2"))?;
     assert_eq!(second.origin(), Origin::Cached);
 
     // Flip bytes in the middle of the artifact: the sidecar digest no longer matches.
@@ -124,9 +129,15 @@ fn compile_cache_serves_second_load_and_rebuilds_corrupt_entries() -> anyhow::Re
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     std::fs::write(&entry, &bytes)?;
+    cache.forget_loaded();
     let third = Component::load(&rt, &cache, &wasm, ComponentSpec::new("c"))?;
     assert_eq!(third.origin(), Origin::Compiled, "corrupt entry rebuilt");
-    let fourth = Component::load(&rt, &cache, &wasm, ComponentSpec::new("d"))?;
+    let fourth = Component::load(
+        &rt,
+        &CompileCache::new(dir.path()),
+        &wasm,
+        ComponentSpec::new("d"),
+    )?;
     assert_eq!(fourth.origin(), Origin::Cached);
     Ok(())
 }
@@ -146,5 +157,27 @@ async fn host_refuses_a_second_component_with_the_same_id() -> anyhow::Result<()
     assert!(host.stop_component("hello"));
     host.start_component(&wasm, ComponentSpec::new("hello"))
         .await?;
+    Ok(())
+}
+
+#[test]
+fn compiled_code_is_shared_within_an_engine_only() -> anyhow::Result<()> {
+    let (one, two) = (runtime()?, runtime()?);
+    let cache = CompileCache::disabled();
+    let wasm = guests::bytes("http_hello")?;
+    let a = Component::load(&one, &cache, &wasm, ComponentSpec::new("a"))?;
+    assert_eq!(a.origin(), Origin::Compiled);
+    assert_eq!(
+        Component::load(&one, &cache, &wasm, ComponentSpec::new("b"))?.origin(),
+        Origin::Shared
+    );
+    // Code compiled for one engine never runs on another.
+    let c = Component::load(&two, &cache, &wasm, ComponentSpec::new("c"))?;
+    assert_eq!(c.origin(), Origin::Compiled);
+    cache.forget_loaded();
+    assert_eq!(
+        Component::load(&one, &cache, &wasm, ComponentSpec::new("d"))?.origin(),
+        Origin::Compiled
+    );
     Ok(())
 }

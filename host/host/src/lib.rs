@@ -239,6 +239,14 @@ impl Host {
         self.install(component, false)
     }
 
+    /// Drops the compiled code the host keeps in memory to share between
+    /// copies of a component (running components keep theirs): the next
+    /// start reads the compile cache on disk or compiles. For cold-start
+    /// benchmarks.
+    pub fn forget_compiled(&self) {
+        self.cache.forget_loaded();
+    }
+
     /// Compiles and starts `wasm` as `spec.id`, then puts it in place of the
     /// running component of that id (whose invocations finish on it).
     pub async fn replace_component(

@@ -5,11 +5,18 @@
 //! sidecar `.sha256` of the artifact itself. The sidecar is checked before the
 //! artifact is deserialized, so a truncated or corrupted entry is detected and
 //! rebuilt instead of being loaded.
+//!
+//! In front of the disk, the cache keeps the last [`SHARED_ENTRIES`]
+//! components it loaded: another copy of a digest shares the machine code
+//! already in memory (no read, no deserialize, no second copy of the code),
+//! which is what lets thousands of copies of one component run on a host.
 
 use crate::Error;
 use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -25,12 +32,29 @@ pub enum Origin {
     Compiled,
     /// Loaded from a valid cache entry.
     Cached,
+    /// Already in memory (another copy of the same digest): the code is shared.
+    Shared,
 }
 
+/// How many compiled components the cache keeps in memory for sharing.
+pub const SHARED_ENTRIES: usize = 64;
+
+/// Components loaded lately, most recent last: (digest, engine, component).
+type Loaded = VecDeque<(String, Engine, Component)>;
+
 /// Compiles components, reading and writing an on-disk cache when it has a directory.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CompileCache {
     dir: Option<PathBuf>,
+    loaded: Arc<Mutex<Loaded>>,
+}
+
+impl std::fmt::Debug for CompileCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompileCache")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CompileCache {
@@ -38,12 +62,47 @@ impl CompileCache {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self {
             dir: Some(dir.into()),
+            loaded: Arc::default(),
         }
     }
 
-    /// No cache: every load compiles.
+    /// No cache on disk: a load compiles unless a copy is in memory.
     pub fn disabled() -> Self {
-        Self { dir: None }
+        Self {
+            dir: None,
+            loaded: Arc::default(),
+        }
+    }
+
+    /// Drops the compiled components kept in memory for sharing (running
+    /// components keep theirs); the next load reads the disk or compiles.
+    pub fn forget_loaded(&self) {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// The component of `digest` for `engine` if it is in memory.
+    fn shared(&self, engine: &Engine, digest: &str) -> Option<Component> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        let i = loaded
+            .iter()
+            .position(|(d, e, _)| d == digest && Engine::same(e, engine))?;
+        let entry = loaded.remove(i)?;
+        let component = entry.2.clone();
+        loaded.push_back(entry);
+        Some(component)
+    }
+
+    /// Keeps `component` in memory for the next copy of `digest`.
+    fn keep(&self, engine: &Engine, digest: &str, component: &Component) {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        loaded.retain(|(d, e, _)| !(d == digest && Engine::same(e, engine)));
+        if loaded.len() >= SHARED_ENTRIES {
+            loaded.pop_front();
+        }
+        loaded.push_back((digest.to_owned(), engine.clone(), component.clone()));
     }
 
     /// The compiled component for the wasm with sha256 `digest` (hex), if
@@ -52,11 +111,16 @@ impl CompileCache {
         if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
+        if let Some(c) = self.shared(engine, digest) {
+            return Some(c);
+        }
         let dir = self.dir.as_ref()?;
-        load_verified(
+        let c = load_verified(
             engine,
             &dir.join(format!("{digest}-{}.cwasm", compat_hash(engine))),
-        )
+        )?;
+        self.keep(engine, digest, &c);
+        Some(c)
     }
 
     /// Whether a compiled artifact for the wasm with sha256 `digest` is on
@@ -71,11 +135,18 @@ impl CompileCache {
     /// Compiles `wasm` for `engine`, or loads the cached artifact for its digest.
     pub fn load(&self, engine: &Engine, wasm: &[u8]) -> Result<(Component, Origin), Error> {
         check_is_component(wasm)?;
+        let wasm_digest = digest(wasm);
+        if let Some(c) = self.shared(engine, &wasm_digest) {
+            return Ok((c, Origin::Shared));
+        }
         let Some(dir) = &self.dir else {
-            return Ok((compile(engine, wasm)?, Origin::Compiled));
+            let c = compile(engine, wasm)?;
+            self.keep(engine, &wasm_digest, &c);
+            return Ok((c, Origin::Compiled));
         };
-        let path = dir.join(format!("{}-{}.cwasm", digest(wasm), compat_hash(engine)));
+        let path = dir.join(format!("{wasm_digest}-{}.cwasm", compat_hash(engine)));
         if let Some(component) = load_verified(engine, &path) {
+            self.keep(engine, &wasm_digest, &component);
             return Ok((component, Origin::Cached));
         }
         let artifact = engine
@@ -85,6 +156,7 @@ impl CompileCache {
             tracing::warn!(path = %path.display(), "could not write the compile cache: {e}");
         }
         let component = deserialize(engine, &artifact)?;
+        self.keep(engine, &wasm_digest, &component);
         Ok((component, Origin::Compiled))
     }
 }
