@@ -7,7 +7,9 @@
 //! - uncached: the host's blob store and compile cache are emptied first
 //!   (pull + verify + compile);
 //! - blobs cached: only the compile cache is emptied (verify + compile);
-//! - fully cached: both kept (the compiled code is loaded by digest).
+//! - fully cached: both kept (the compiled code is loaded by digest);
+//! - in memory: the host still holds the compiled code of an earlier copy
+//!   (what a second copy of a running component costs).
 //!
 //! Baselines measured in the same run: compiling the same bytes with the
 //! engine directly (what the uncached cases cannot beat), and one GET to a
@@ -246,10 +248,11 @@ pub async fn run(args: ColdStartArgs) -> anyhow::Result<()> {
         }
         rows.push(("baseline: wasmtime compile only", compile));
 
-        for (case, clear_store, clear_compiled) in [
-            ("uncached (pull + verify + compile)", true, true),
-            ("blobs cached (verify + compile)", false, true),
-            ("fully cached (load by digest)", false, false),
+        for (case, clear_store, clear_compiled, clear_memory) in [
+            ("uncached (pull + verify + compile)", true, true, true),
+            ("blobs cached (verify + compile)", false, true, true),
+            ("fully cached (load by digest)", false, false, true),
+            ("in memory (shared with a copy)", false, false, false),
         ] {
             let mut times = Vec::new();
             for _ in 0..runs {
@@ -258,6 +261,9 @@ pub async fn run(args: ColdStartArgs) -> anyhow::Result<()> {
                 }
                 if clear_compiled {
                     empty(&setup.compiled)?;
+                }
+                if clear_memory {
+                    setup.host.forget_compiled();
                 }
                 n += 1;
                 let id = format!("c{n}");

@@ -6,10 +6,12 @@
 //! cargo run --release -p weft-bench -- lattice --seconds 3
 //! cargo run --release -p weft-bench -- coldstart --runs 15
 //! cargo build --release -p weft-cli -p weft-bench && ./target/release/weft-bench failover
+//! cargo run --release -p weft-bench -- density --copies 10000
 //! ```
 
 mod bare;
 mod coldstart;
+mod density;
 mod failover;
 mod lattice;
 mod load;
@@ -44,6 +46,9 @@ enum Scenario {
     /// Cold start from an OCI reference to the first HTTP 200: uncached,
     /// blobs cached, fully cached.
     Coldstart(coldstart::ColdStartArgs),
+    /// Density: thousands of copies of one component on one host, idle:
+    /// RSS per copy and time to deploy them.
+    Density(density::DensityArgs),
     /// Host loss: SIGKILL of a host running an app to the app reporting
     /// Deployed again on the others.
     Failover(failover::FailoverArgs),
@@ -82,6 +87,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Lattice(args) => lattice::run(args).await,
             Scenario::Coldstart(args) => coldstart::run(args).await,
             Scenario::Failover(args) => failover::run(args).await,
+            Scenario::Density(args) => density::run(args).await,
         }
     })
 }
