@@ -54,12 +54,7 @@ fn request(id: String, image: &str) -> ScaleRequest {
 
 /// Runs the scenario and prints its table.
 pub async fn run(args: DensityArgs) -> anyhow::Result<()> {
-    let wasm = std::fs::canonicalize(&args.component).with_context(|| {
-        format!(
-            "could not find {}; build the guests first: ./scripts/build-guests --release",
-            args.component.display()
-        )
-    })?;
+    let wasm = crate::guest_file(&args.component)?;
     let image = format!("file://{}", wasm.display());
     let cache = tempfile::tempdir()?;
     let host = HostBuilder::new()

@@ -272,12 +272,7 @@ pub async fn run(args: FailoverArgs) -> anyhow::Result<()> {
         Some(w) => w,
         None => weft_beside_me()?,
     };
-    let wasm = std::fs::canonicalize(&args.component).with_context(|| {
-        format!(
-            "could not find {}; build the guests first: ./scripts/build-guests --release",
-            args.component.display()
-        )
-    })?;
+    let wasm = crate::guest_file(&args.component)?;
     let image = format!("file://{}", wasm.display());
     let server = NatsServer::start().await?;
     let cache = tempfile::tempdir()?;

@@ -200,6 +200,16 @@ async fn http(args: HttpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `path`, absolute, or an error that says how to build the guests.
+fn guest_file(path: &std::path::Path) -> anyhow::Result<PathBuf> {
+    std::fs::canonicalize(path).with_context(|| {
+        format!(
+            "could not find {}; build the guests first: ./scripts/build-guests --release",
+            path.display()
+        )
+    })
+}
+
 /// The median of `xs` (the mean of the middle two for an even count).
 fn median(xs: &[f64]) -> f64 {
     let mut v = xs.to_vec();
