@@ -16,6 +16,7 @@
 //! component already running (the floor of every case).
 
 use crate::median;
+use crate::report::{Better, Figure};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -200,7 +201,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Runs the cold-start cases for every guest and prints one table.
-pub async fn run(args: ColdStartArgs) -> anyhow::Result<()> {
+pub async fn run(args: ColdStartArgs) -> anyhow::Result<Vec<Figure>> {
     let registry = Registry::start().await?;
     let nats = NatsServer::start().await?;
     let setup = setup(&nats).await?;
@@ -215,6 +216,7 @@ pub async fn run(args: ColdStartArgs) -> anyhow::Result<()> {
         "component", "size", "case", "p50 ms", "min ms", "max ms"
     );
     let mut n = 0;
+    let mut figures = Vec::new();
     for guest in &args.guest {
         let path = args.guests.join(format!("{guest}.wasm"));
         let wasm = std::fs::read(&path).with_context(|| {
@@ -289,6 +291,31 @@ pub async fn run(args: ColdStartArgs) -> anyhow::Result<()> {
         setup.clean(&reference, &id).await?;
         rows.push(("baseline: GET on a running component", warm));
 
+        let p50 = |i: usize| rows.get(i).map_or(0.0, |r| median(&r.1));
+        let uncached = p50(1);
+        figures.push(
+            Figure::new(
+                &format!("6. cold start, uncached ({guest})"),
+                "ms p50",
+                Better::Lower,
+                uncached,
+                "wasmtime compile only",
+                p50(0),
+            )
+            .target("≤ 100 ms", uncached <= 100.0),
+        );
+        let cached = p50(3);
+        figures.push(
+            Figure::new(
+                &format!("6. cold start, cached ({guest})"),
+                "ms p50",
+                Better::Lower,
+                cached,
+                "GET on a running component",
+                p50(5),
+            )
+            .target("≤ 5 ms", cached <= 5.0),
+        );
         for (case, times) in rows {
             let (lo, hi) = times
                 .iter()
@@ -304,7 +331,7 @@ pub async fn run(args: ColdStartArgs) -> anyhow::Result<()> {
             );
         }
     }
-    Ok(())
+    Ok(figures)
 }
 
 /// The address of the last component started, from its link's config.

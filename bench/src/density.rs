@@ -8,6 +8,7 @@
 //! no component, and with the first copy (the shared code and the engine's
 //! setup); the figure is the RSS growth per further copy.
 
+use crate::report::{Better, Figure};
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -53,7 +54,7 @@ fn request(id: String, image: &str) -> ScaleRequest {
 }
 
 /// Runs the scenario and prints its table.
-pub async fn run(args: DensityArgs) -> anyhow::Result<()> {
+pub async fn run(args: DensityArgs) -> anyhow::Result<Vec<Figure>> {
     let wasm = crate::guest_file(&args.component)?;
     let image = format!("file://{}", wasm.display());
     let cache = tempfile::tempdir()?;
@@ -131,5 +132,24 @@ pub async fn run(args: DensityArgs) -> anyhow::Result<()> {
         ""
     );
     println!("`vs target`: RSS per copy over the 50 KB target (≤ 1.00× meets it)");
-    Ok(())
+    let per_kb = per / 1024.0;
+    Ok(vec![
+        Figure::new(
+            &format!("7. density: RSS per copy ({copies} copies)"),
+            "KB",
+            Better::Lower,
+            per_kb,
+            "first copy (code, engine setup)",
+            kb(one.saturating_sub(empty)),
+        )
+        .target("≤ 50 KB", per_kb <= 50.0),
+        Figure::new(
+            &format!("7. density: deploy per copy ({copies} copies)"),
+            "ms",
+            Better::Lower,
+            rest_took.as_secs_f64() * 1000.0 / (copies - 1) as f64,
+            "first copy (compiles)",
+            first_took.as_secs_f64() * 1000.0,
+        ),
+    ])
 }

@@ -7,6 +7,7 @@
 //! started for the run, and one in-process host driven over the control
 //! protocol, as `weft host` would be.
 
+use crate::report::{Better, Figure};
 use crate::{load, median};
 use anyhow::Context;
 use futures::StreamExt;
@@ -190,8 +191,40 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)] as f64
 }
 
+/// Raw Redis INCR round trips from `connections` connections for
+/// `duration`: (requests/s, p50 µs).
+async fn raw_incr(url: &str, connections: usize, duration: Duration) -> anyhow::Result<(f64, f64)> {
+    let client = redis::Client::open(url)?;
+    let mut tasks = Vec::new();
+    for _ in 0..connections.max(1) {
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        tasks.push(tokio::spawn(async move {
+            let deadline = Instant::now() + duration;
+            let mut lat = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let _: i64 = redis::cmd("INCR")
+                    .arg("bench:raw")
+                    .query_async(&mut conn)
+                    .await?;
+                lat.push(t.elapsed().as_micros() as u64);
+            }
+            Ok::<_, redis::RedisError>(lat)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    all.sort_unstable();
+    Ok((
+        all.len() as f64 / duration.as_secs_f64(),
+        percentile(&all, 0.5),
+    ))
+}
+
 /// Runs both lattice benchmarks and prints their tables.
-pub async fn run(args: LatticeArgs) -> anyhow::Result<()> {
+pub async fn run(args: LatticeArgs) -> anyhow::Result<Vec<Figure>> {
     let nats = NatsServer::start().await?;
     let redis = RedisServer::start().await?;
     let lattice = start(&nats).await?;
@@ -285,6 +318,7 @@ pub async fn run(args: LatticeArgs) -> anyhow::Result<()> {
         }
     }
     responder.abort();
+    let mut figures = Vec::new();
     println!(
         "Messaging round trip, one requester, {} s per scenario, {rounds} rounds, {} cores",
         args.seconds,
@@ -318,6 +352,18 @@ pub async fn run(args: LatticeArgs) -> anyhow::Result<()> {
         );
     }
     println!();
+    let ratio = p50s[1] / p50s[0].max(1.0);
+    figures.push(
+        Figure::new(
+            "4. pingpong round trip over NATS",
+            "µs p50",
+            Better::Lower,
+            p50s[1],
+            "raw NATS request/reply",
+            p50s[0],
+        )
+        .target("p50 ≤ 1.50×", ratio <= 1.5),
+    );
 
     // kv-counter behind http-server, one component per backend.
     lattice.config("redis", &[("url", &redis.url())]).await?;
@@ -418,5 +464,38 @@ pub async fn run(args: LatticeArgs) -> anyhow::Result<()> {
             rps / base.max(f64::MIN_POSITIVE)
         );
     }
-    Ok(())
+    // Scenario 3: the Redis one against raw INCR round trips from here.
+    let (raw_rps, raw_p50) = raw_incr(&redis.url(), args.connections, duration).await?;
+    let redis_p50 = median(
+        &samples[1]
+            .iter()
+            .map(|r| r.p50_us as f64)
+            .collect::<Vec<_>>(),
+    );
+    let redis_rps = median(&samples[1].iter().map(|r| r.rps).collect::<Vec<_>>());
+    println!(
+        "{:<30} {:>10.0} {:>8.0}    (raw INCR round trips from the bench, {} connections)",
+        "raw Redis INCR", raw_rps, raw_p50, args.connections
+    );
+    println!(
+        "overhead of HTTP + component + wasi:keyvalue per request: {:.0} µs at p50",
+        redis_p50 - raw_p50
+    );
+    figures.push(Figure::new(
+        "3. HTTP + keyvalue INCR on Redis",
+        "µs p50",
+        Better::Lower,
+        redis_p50,
+        "raw Redis INCR round trip",
+        raw_p50,
+    ));
+    figures.push(Figure::new(
+        "3. HTTP + keyvalue INCR on Redis",
+        "req/s",
+        Better::Higher,
+        redis_rps,
+        "raw Redis INCR round trips",
+        raw_rps,
+    ));
+    Ok(figures)
 }

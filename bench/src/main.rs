@@ -15,6 +15,7 @@ mod density;
 mod failover;
 mod lattice;
 mod load;
+mod report;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -49,6 +50,9 @@ enum Scenario {
     /// Density: thousands of copies of one component on one host, idle:
     /// RSS per copy and time to deploy them.
     Density(density::DensityArgs),
+    /// Every scenario with bounded durations: one table of Weft's figures
+    /// next to their same-run baselines, also written as JSON.
+    All(AllArgs),
     /// Host loss: SIGKILL of a host running an app to the app reporting
     /// Deployed again on the others.
     Failover(failover::FailoverArgs),
@@ -76,6 +80,67 @@ struct HttpArgs {
     rounds: usize,
 }
 
+#[derive(Debug, clap::Args)]
+struct AllArgs {
+    /// Seconds of load per throughput scenario and round.
+    #[arg(long, default_value_t = 3)]
+    seconds: u64,
+    /// Where to write the figures as JSON.
+    #[arg(long, default_value = "target/bench/all.json")]
+    json: PathBuf,
+    /// Copies for the density scenario.
+    #[arg(long, default_value_t = 10_000)]
+    copies: usize,
+}
+
+/// Runs every scenario, then prints the summary and writes the JSON.
+async fn all(args: AllArgs) -> anyhow::Result<()> {
+    use clap::Parser as _;
+    let parse = |scenario: &[&str]| -> anyhow::Result<Scenario> {
+        let argv = std::iter::once("weft-bench").chain(scenario.iter().copied());
+        Ok(Cli::try_parse_from(argv)?.scenario)
+    };
+    let seconds = args.seconds.to_string();
+    let copies = args.copies.to_string();
+    let mut figures = Vec::new();
+    let plan: [&[&str]; 5] = [
+        &["http", "--seconds", &seconds],
+        &["lattice", "--seconds", &seconds],
+        &["coldstart", "--runs", "15"],
+        &["density", "--copies", &copies],
+        &["failover", "--runs", "5"],
+    ];
+    for argv in plan {
+        println!("\n=== weft-bench {}", argv.join(" "));
+        let found = match parse(argv)? {
+            Scenario::Http(a) => http(a).await?,
+            Scenario::Lattice(a) => lattice::run(a).await?,
+            Scenario::Coldstart(a) => coldstart::run(a).await?,
+            Scenario::Density(a) => density::run(a).await?,
+            Scenario::Failover(a) => failover::run(a).await?,
+            Scenario::All(_) => Vec::new(),
+        };
+        figures.extend(found);
+    }
+    println!(
+        "\n=== all figures, each next to a baseline measured in the same run ({} cores, {})",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        report::cpu_model()
+    );
+    // In the order (scenario numbers first, the rest after).
+    let number = |f: &report::Figure| {
+        f.scenario
+            .split_once('.')
+            .and_then(|(n, _)| n.parse::<u32>().ok())
+            .unwrap_or(u32::MAX)
+    };
+    figures.sort_by_key(number);
+    report::print(&figures);
+    report::write_json(&args.json, &figures)?;
+    println!("written to {}", args.json.display());
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -83,11 +148,12 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async {
         match cli.scenario {
-            Scenario::Http(args) => http(args).await,
-            Scenario::Lattice(args) => lattice::run(args).await,
-            Scenario::Coldstart(args) => coldstart::run(args).await,
-            Scenario::Failover(args) => failover::run(args).await,
-            Scenario::Density(args) => density::run(args).await,
+            Scenario::Http(args) => http(args).await.map(drop),
+            Scenario::Lattice(args) => lattice::run(args).await.map(drop),
+            Scenario::Coldstart(args) => coldstart::run(args).await.map(drop),
+            Scenario::Failover(args) => failover::run(args).await.map(drop),
+            Scenario::Density(args) => density::run(args).await.map(drop),
+            Scenario::All(args) => all(args).await,
         }
     })
 }
@@ -119,7 +185,7 @@ async fn weft_server(
     Ok((host, server))
 }
 
-async fn http(args: HttpArgs) -> anyhow::Result<()> {
+async fn http(args: HttpArgs) -> anyhow::Result<Vec<report::Figure>> {
     let wasm = std::fs::read(&args.component).with_context(|| {
         format!(
             "could not read {}; build the guests first: ./scripts/build-guests --release",
@@ -197,7 +263,30 @@ async fn http(args: HttpArgs) -> anyhow::Result<()> {
             ratio
         );
     }
-    Ok(())
+    let mut figures = Vec::new();
+    for (pair, name) in [
+        (0, "1. HTTP hello, fresh instance"),
+        (2, "2. HTTP hello, instance reuse"),
+    ] {
+        let rps = |i: usize| median(&samples[i].iter().map(|r| r.rps).collect::<Vec<_>>());
+        let ratios: Vec<f64> = samples[pair + 1]
+            .iter()
+            .zip(&samples[pair])
+            .map(|(w, b)| w.rps / b.rps.max(f64::MIN_POSITIVE))
+            .collect();
+        let mut f = report::Figure::new(
+            name,
+            "req/s",
+            report::Better::Higher,
+            rps(pair + 1),
+            rows[pair].0,
+            rps(pair),
+        );
+        f.ratio = median(&ratios);
+        let met = f.ratio >= 0.9;
+        figures.push(f.target("≥ 0.90×", met));
+    }
+    Ok(figures)
 }
 
 /// `path`, absolute, or an error that says how to build the guests.
