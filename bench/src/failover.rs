@@ -97,17 +97,14 @@ impl Lattice {
         let mut children = BTreeMap::new();
         for n in 1..=3 {
             let friendly = format!("{name}-h{n}");
-            let child = Command::new(weft)
-                .args(["host", "--nats", &server.url(), "--lattice", name])
-                .args(["--allow-file-load", "--heartbeat", heartbeat])
-                .args(["--friendly-name", &friendly])
-                .arg("--cache-dir")
-                .arg(cache)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .with_context(|| format!("could not run {}", weft.display()))?;
+            let child = spawn_host(
+                weft,
+                &server.url(),
+                name,
+                &friendly,
+                cache,
+                &["--heartbeat", heartbeat],
+            )?;
             children.insert(friendly, child);
         }
         let found = until(Duration::from_secs(30), || async {
@@ -132,6 +129,37 @@ impl Lattice {
             nats,
         })
     }
+}
+
+/// A `weft host` process called `friendly` on lattice `lattice` at `url`,
+/// with file loads allowed, a shared compile cache and `extra` arguments;
+/// killed when dropped.
+pub fn spawn_host(
+    weft: &Path,
+    url: &str,
+    lattice: &str,
+    friendly: &str,
+    cache: &Path,
+    extra: &[&str],
+) -> anyhow::Result<Child> {
+    Command::new(weft)
+        .args([
+            "host",
+            "--nats",
+            url,
+            "--lattice",
+            lattice,
+            "--allow-file-load",
+        ])
+        .args(["--friendly-name", friendly])
+        .args(extra)
+        .arg("--cache-dir")
+        .arg(cache)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("could not run {}", weft.display()))
 }
 
 /// Polls `check` every 20 ms until it gives a value or `within` passes.
@@ -255,7 +283,7 @@ enum Victim {
 }
 
 /// The `weft` binary beside the running bench.
-fn weft_beside_me() -> anyhow::Result<PathBuf> {
+pub fn weft_beside_me() -> anyhow::Result<PathBuf> {
     let me = std::env::current_exe()?;
     let weft = me.with_file_name("weft");
     anyhow::ensure!(

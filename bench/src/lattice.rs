@@ -165,8 +165,24 @@ impl Lattice {
     }
 }
 
+/// A plain responder on `subject` (the raw NATS baseline), until aborted.
+pub async fn responder(
+    nc: &async_nats::Client,
+    subject: &str,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let mut raw = nc.subscribe(subject.to_owned()).await?;
+    let nc = nc.clone();
+    Ok(tokio::spawn(async move {
+        while let Some(msg) = raw.next().await {
+            if let Some(reply) = msg.reply {
+                let _ = nc.publish(reply, "pong".into()).await;
+            }
+        }
+    }))
+}
+
 /// Sequential request/reply latencies on `subject` for `duration`.
-async fn round_trips(
+pub async fn round_trips(
     nats: &async_nats::Client,
     subject: &str,
     duration: Duration,
@@ -280,17 +296,7 @@ pub async fn run(args: LatticeArgs) -> anyhow::Result<Vec<Figure>> {
         .await?;
     // The baseline: a plain responder on the same server.
     let nc = async_nats::connect(nats.url()).await?;
-    let mut raw = nc.subscribe("bench.raw").await?;
-    let responder = {
-        let nc = nc.clone();
-        tokio::spawn(async move {
-            while let Some(msg) = raw.next().await {
-                if let Some(reply) = msg.reply {
-                    let _ = nc.publish(reply, "pong".into()).await;
-                }
-            }
-        })
-    };
+    let responder = responder(&nc, "bench.raw").await?;
     let requester = async_nats::connect(nats.url()).await?;
     // Wait for the subscription, then warm up both.
     let ready = Instant::now();

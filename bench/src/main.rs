@@ -10,6 +10,7 @@
 //! ```
 
 mod bare;
+mod calls;
 mod coldstart;
 mod density;
 mod failover;
@@ -47,6 +48,9 @@ enum Scenario {
     /// Cold start from an OCI reference to the first HTTP 200: uncached,
     /// blobs cached, fully cached.
     Coldstart(coldstart::ColdStartArgs),
+    /// Component → component calls: on one host and across hosts, next
+    /// to a raw NATS round trip.
+    Calls(calls::CallsArgs),
     /// Density: thousands of copies of one component on one host, idle:
     /// RSS per copy and time to deploy them.
     Density(density::DensityArgs),
@@ -103,9 +107,10 @@ async fn all(args: AllArgs) -> anyhow::Result<()> {
     let seconds = args.seconds.to_string();
     let copies = args.copies.to_string();
     let mut figures = Vec::new();
-    let plan: [&[&str]; 5] = [
+    let plan: [&[&str]; 6] = [
         &["http", "--seconds", &seconds],
         &["lattice", "--seconds", &seconds],
+        &["calls"],
         &["coldstart", "--runs", "15"],
         &["density", "--copies", &copies],
         &["failover", "--runs", "5"],
@@ -118,6 +123,7 @@ async fn all(args: AllArgs) -> anyhow::Result<()> {
             Scenario::Coldstart(a) => coldstart::run(a).await?,
             Scenario::Density(a) => density::run(a).await?,
             Scenario::Failover(a) => failover::run(a).await?,
+            Scenario::Calls(a) => calls::run(a).await?,
             Scenario::All(_) => Vec::new(),
         };
         figures.extend(found);
@@ -153,6 +159,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Coldstart(args) => coldstart::run(args).await.map(drop),
             Scenario::Failover(args) => failover::run(args).await.map(drop),
             Scenario::Density(args) => density::run(args).await.map(drop),
+            Scenario::Calls(args) => calls::run(args).await.map(drop),
             Scenario::All(args) => all(args).await,
         }
     })
