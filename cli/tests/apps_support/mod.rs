@@ -1,0 +1,145 @@
+//! What the app tests share: `weft` runs, `weft host` processes, clients,
+//! placements and the shipped kv-counter manifest adapted to a test.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+use weft_apps::api::StatusType;
+use weft_apps::client::AppClient;
+use weft_lattice_client::LatticeClient;
+use weft_lattice_protocol::Subjects;
+use weft_tests::guests;
+use weft_tests::nats::NatsServer;
+use weft_tests::net::wait_for;
+
+pub const WEFT: &str = env!("CARGO_BIN_EXE_weft");
+
+/// `weft ARGS… --nats URL --lattice L`: (exit code, stdout, stderr).
+pub async fn weft(
+    nats: &NatsServer,
+    lattice: &str,
+    args: &[&str],
+) -> anyhow::Result<(i32, String, String)> {
+    weft_tests::cli::run_on(WEFT, &nats.url(), lattice, args).await
+}
+
+/// Runs `weft ARGS` and fails with its stderr unless it succeeds.
+pub async fn ok(nats: &NatsServer, lattice: &str, args: &[&str]) -> anyhow::Result<String> {
+    let (code, stdout, stderr) = weft(nats, lattice, args).await?;
+    anyhow::ensure!(code == 0, "weft {args:?} failed ({code}): {stderr}{stdout}");
+    Ok(stdout)
+}
+
+/// A `weft host` named `name` (its friendly name) with `labels`.
+pub fn host(
+    nats: &NatsServer,
+    lattice: &str,
+    name: &str,
+    labels: &[&str],
+) -> anyhow::Result<Child> {
+    let mut cmd = Command::new(WEFT);
+    cmd.args([
+        "host",
+        "--nats",
+        &nats.url(),
+        "--lattice",
+        lattice,
+        "--allow-file-load",
+    ])
+    .args(["--friendly-name", name])
+    .arg("--cache-dir")
+    .arg(guests::cache_dir());
+    for l in labels {
+        cmd.args(["--label", l]);
+    }
+    Ok(cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?)
+}
+
+/// Host ids by friendly name, once `n` hosts answer.
+pub async fn host_ids(lc: &LatticeClient, n: usize) -> anyhow::Result<BTreeMap<String, String>> {
+    wait_for(&format!("{n} hosts"), Duration::from_secs(30), || async {
+        let hosts = lc.hosts().await.ok()?;
+        (hosts.len() == n).then(|| hosts.into_iter().map(|h| (h.friendly_name, h.id)).collect())
+    })
+    .await
+}
+
+pub async fn clients(
+    nats: &NatsServer,
+    lattice: &str,
+) -> anyhow::Result<(LatticeClient, AppClient, async_nats::Client)> {
+    let client = async_nats::connect(nats.url()).await?;
+    let lc = LatticeClient::new(client.clone(), Subjects::new("wasmbus.ctl", lattice)?)
+        .with_timeout(Duration::from_millis(800))
+        .with_window(Duration::from_millis(500));
+    Ok((lc, AppClient::new(client.clone(), lattice), client))
+}
+
+/// How many instances of component `id` each of `hosts` runs (hosts that
+/// do not answer count as running none).
+pub async fn placement(lc: &LatticeClient, hosts: &[&str], id: &str) -> BTreeMap<String, u32> {
+    let mut out = BTreeMap::new();
+    for h in hosts {
+        if let Ok(inv) = lc.inventory(h).await
+            && let Some(c) = inv.components.iter().find(|c| c.id == id)
+        {
+            out.insert((*h).to_owned(), c.max_instances);
+        }
+    }
+    out
+}
+
+pub async fn deployed(apps: &AppClient, name: &str) -> bool {
+    apps.status(name)
+        .await
+        .ok()
+        .and_then(|r| r.status)
+        .is_some_and(|s| s.status.kind == StatusType::Deployed)
+}
+
+/// The shipped kv-counter manifest, on `port`, counting in Redis at
+/// `redis`, with `scaler` instead of its own spreadscaler properties.
+pub fn kv_counter(port: u16, redis: &str, scaler: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(guests::repo_root().join("examples/kv-counter/app.yaml"))?;
+    let wasm = guests::path("kv_counter")?;
+    let swaps = [
+        (
+            "image: file://../../target/guests/wasm32-wasip2/debug/kv_counter.wasm",
+            format!("image: file://{}", wasm.display()),
+        ),
+        (
+            "address: 127.0.0.1:8080",
+            format!("address: 127.0.0.1:{port}"),
+        ),
+        (
+            "          properties:\n            instances: 16\n",
+            format!("          properties:\n{scaler}"),
+        ),
+        (
+            "image: builtin:keyvalue-memory",
+            format!(
+                "image: builtin:keyvalue-redis\n        config: [{{name: redis, properties: {{url: \"{redis}\"}}}}]"
+            ),
+        ),
+    ];
+    let mut out = text;
+    for (from, to) in swaps {
+        anyhow::ensure!(
+            out.contains(from),
+            "examples/kv-counter/app.yaml no longer has `{from}`"
+        );
+        out = out.replace(from, &to);
+    }
+    Ok(out)
+}
+
+pub fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> anyhow::Result<String> {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text)?;
+    Ok(path.display().to_string())
+}
