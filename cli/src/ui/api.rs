@@ -236,19 +236,20 @@ async fn scale(
 /// component's scaler changed, deployed (the reconciler would undo a
 /// direct scale).
 async fn scale_app(ui: &Ui, app: &str, id: &str, instances: u32) -> Reply {
-    let current = ui.apps.get(app, None).await?;
     let status = ui.apps.status(app).await?;
     let deployed = status.status.map(|s| s.version).filter(|v| !v.is_empty());
-    let mut manifest = match &deployed {
-        Some(v) => ui.apps.get(app, Some(v)).await?.manifest,
-        None => current.manifest,
-    }
-    .ok_or_else(|| {
-        error(
-            StatusCode::NOT_FOUND,
-            format!("app `{app}` has no manifest"),
-        )
-    })?;
+    // The deployed version's manifest (the latest if none is deployed).
+    let mut manifest = ui
+        .apps
+        .get(app, deployed.as_deref())
+        .await?
+        .manifest
+        .ok_or_else(|| {
+            error(
+                StatusCode::NOT_FOUND,
+                format!("app `{app}` has no manifest"),
+            )
+        })?;
     let names: Vec<String> = manifest
         .spec
         .components
