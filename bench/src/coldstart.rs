@@ -15,6 +15,7 @@
 //! engine directly (what the uncached cases cannot beat), and one GET to a
 //! component already running (the floor of every case).
 
+use crate::hosts::{self, InProcessHost};
 use crate::median;
 use crate::report::{Better, Figure};
 use anyhow::Context;
@@ -25,8 +26,6 @@ use std::time::{Duration, Instant};
 use weft_host::{Host, HostBuilder};
 use weft_http_server::HttpServerKind;
 use weft_lattice_client::LatticeClient;
-use weft_lattice_nats::{CtlServer, Endpoints, Events, LatticeState, NatsAuth, connect, ctl};
-use weft_lattice_protocol::Subjects;
 use weft_lattice_protocol::wire::{Link, ScaleComponent, StartProvider, StringMap};
 use weft_oci::{Credentials, Puller, PullerConfig, PushRequest, Pusher};
 use weft_tests::nats::NatsServer;
@@ -53,7 +52,7 @@ struct Setup {
     client: LatticeClient,
     store: PathBuf,
     compiled: PathBuf,
-    _ctl: CtlServer,
+    _joined: InProcessHost,
     _dirs: tempfile::TempDir,
 }
 
@@ -62,25 +61,15 @@ async fn setup(nats: &NatsServer) -> anyhow::Result<Setup> {
     let store = dirs.path().join("oci");
     let compiled = dirs.path().join("compiled");
     let puller = Puller::new(PullerConfig::new(&store), Arc::new(Credentials::new()));
-    let host = Arc::new(
-        HostBuilder::new()
-            .with_cache_dir(&compiled)
-            .with_oci(Arc::new(puller))
-            .with_provider_kind("builtin:http-server", Arc::new(HttpServerKind))
-            .build()?,
-    );
+    let host = HostBuilder::new()
+        .with_cache_dir(&compiled)
+        .with_oci(Arc::new(puller))
+        .with_provider_kind("builtin:http-server", Arc::new(HttpServerKind))
+        .build()?;
     let url = nats.url();
-    let subjects = Subjects::new("wasmbus.ctl", LATTICE)?;
-    let nc = connect(&url, &NatsAuth::None, "bench-host", Duration::from_secs(5)).await?;
-    let events = Events::new(nc.clone(), subjects.clone(), host.id());
-    let endpoints = Endpoints {
-        lattice: LATTICE.into(),
-        ctl_host: url.clone(),
-        rpc_host: url.clone(),
-    };
-    let state = LatticeState::open(nc.clone(), LATTICE).await?;
-    let ctl = ctl::serve(nc, subjects.clone(), host.clone(), endpoints, events, state).await?;
-    let client = LatticeClient::new(async_nats::connect(url).await?, subjects);
+    let joined = InProcessHost::join(host, &url, LATTICE, None).await?;
+    let host = joined.host.clone();
+    let client = hosts::client(&url, LATTICE).await?;
     client
         .start_provider(
             host.id(),
@@ -98,7 +87,7 @@ async fn setup(nats: &NatsServer) -> anyhow::Result<Setup> {
         client,
         store,
         compiled,
-        _ctl: ctl,
+        _joined: joined,
         _dirs: dirs,
     })
 }

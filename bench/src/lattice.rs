@@ -7,6 +7,7 @@
 //! started for the run, and one in-process host driven over the control
 //! protocol, as `weft host` would be.
 
+use crate::hosts::{self, InProcessHost};
 use crate::report::{Better, Figure};
 use crate::{load, median};
 use anyhow::Context;
@@ -22,8 +23,6 @@ use weft_http_server::HttpServerKind;
 use weft_keyvalue_nats::NatsKeyValueKind;
 use weft_keyvalue_redis::RedisKeyValueKind;
 use weft_lattice_client::LatticeClient;
-use weft_lattice_nats::{CtlServer, Endpoints, Events, LatticeState, NatsAuth, connect, ctl};
-use weft_lattice_protocol::Subjects;
 use weft_lattice_protocol::wire::{Link, ScaleComponent, StartProvider, StringMap};
 use weft_messaging_nats::NatsMessagingKind;
 use weft_tests::nats::NatsServer;
@@ -51,39 +50,27 @@ pub struct LatticeArgs {
 struct Lattice {
     host: Arc<Host>,
     client: LatticeClient,
-    _ctl: CtlServer,
+    _joined: InProcessHost,
 }
 
 async fn start(nats: &NatsServer) -> anyhow::Result<Lattice> {
     let url = nats.url();
-    let host = Arc::new(
-        HostBuilder::new()
-            .with_file_refs(true)
-            .with_provider_kind("builtin:keyvalue-memory", Arc::new(InMemoryKeyValueKind))
-            .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind))
-            .with_provider_kind("builtin:keyvalue-nats", Arc::new(NatsKeyValueKind))
-            .with_provider_kind("builtin:http-server", Arc::new(HttpServerKind))
-            .with_provider_kind(
-                "builtin:messaging-nats",
-                Arc::new(NatsMessagingKind::new(Some(url.clone()))),
-            )
-            .build()?,
-    );
-    let subjects = Subjects::new("wasmbus.ctl", LATTICE)?;
-    let nc = connect(&url, &NatsAuth::None, "bench-host", Duration::from_secs(5)).await?;
-    let events = Events::new(nc.clone(), subjects.clone(), host.id());
-    let endpoints = Endpoints {
-        lattice: LATTICE.into(),
-        ctl_host: url.clone(),
-        rpc_host: url.clone(),
-    };
-    let state = LatticeState::open(nc.clone(), LATTICE).await?;
-    let ctl = ctl::serve(nc, subjects.clone(), host.clone(), endpoints, events, state).await?;
-    let client = LatticeClient::new(async_nats::connect(url).await?, subjects);
+    let host = HostBuilder::new()
+        .with_file_refs(true)
+        .with_provider_kind("builtin:keyvalue-memory", Arc::new(InMemoryKeyValueKind))
+        .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind))
+        .with_provider_kind("builtin:keyvalue-nats", Arc::new(NatsKeyValueKind))
+        .with_provider_kind("builtin:http-server", Arc::new(HttpServerKind))
+        .with_provider_kind(
+            "builtin:messaging-nats",
+            Arc::new(NatsMessagingKind::new(Some(url.clone()))),
+        )
+        .build()?;
+    let joined = InProcessHost::join(host, &url, LATTICE, None).await?;
     Ok(Lattice {
-        host,
-        client,
-        _ctl: ctl,
+        host: joined.host.clone(),
+        client: hosts::client(&url, LATTICE).await?,
+        _joined: joined,
     })
 }
 

@@ -7,15 +7,20 @@
 //! cargo run --release -p weft-bench -- coldstart --runs 15
 //! cargo build --release -p weft-cli -p weft-bench && ./target/release/weft-bench failover
 //! cargo run --release -p weft-bench -- density --copies 10000
+//! cargo run --release -p weft-bench -- auction --hosts 10
+//! cargo run --release -p weft-bench -- pipeline
 //! ```
 
+mod auction;
 mod bare;
 mod calls;
 mod coldstart;
 mod density;
 mod failover;
+mod hosts;
 mod lattice;
 mod load;
+mod pipeline;
 mod report;
 
 use anyhow::Context;
@@ -57,6 +62,12 @@ enum Scenario {
     /// Every scenario with bounded durations: one table of Weft's figures
     /// next to their same-run baselines, also written as JSON.
     All(AllArgs),
+    /// Auction + start with ten hosts: placement latency next to a raw
+    /// NATS scatter-gather and a start on a named host.
+    Auction(auction::AuctionArgs),
+    /// Stream pipeline: source → three components chained by messaging →
+    /// sink, next to a raw NATS three-hop relay.
+    Pipeline(pipeline::PipelineArgs),
     /// Host loss: SIGKILL of a host running an app to the app reporting
     /// Deployed again on the others.
     Failover(failover::FailoverArgs),
@@ -107,12 +118,14 @@ async fn all(args: AllArgs) -> anyhow::Result<()> {
     let seconds = args.seconds.to_string();
     let copies = args.copies.to_string();
     let mut figures = Vec::new();
-    let plan: [&[&str]; 6] = [
+    let plan: [&[&str]; 8] = [
         &["http", "--seconds", &seconds],
         &["lattice", "--seconds", &seconds],
         &["calls"],
         &["coldstart", "--runs", "15"],
         &["density", "--copies", &copies],
+        &["auction"],
+        &["pipeline"],
         &["failover", "--runs", "5"],
     ];
     for argv in plan {
@@ -124,6 +137,8 @@ async fn all(args: AllArgs) -> anyhow::Result<()> {
             Scenario::Density(a) => density::run(a).await?,
             Scenario::Failover(a) => failover::run(a).await?,
             Scenario::Calls(a) => calls::run(a).await?,
+            Scenario::Auction(a) => auction::run(a).await?,
+            Scenario::Pipeline(a) => pipeline::run(a).await?,
             Scenario::All(_) => Vec::new(),
         };
         figures.extend(found);
@@ -160,6 +175,8 @@ fn main() -> anyhow::Result<()> {
             Scenario::Failover(args) => failover::run(args).await.map(drop),
             Scenario::Density(args) => density::run(args).await.map(drop),
             Scenario::Calls(args) => calls::run(args).await.map(drop),
+            Scenario::Auction(args) => auction::run(args).await.map(drop),
+            Scenario::Pipeline(args) => pipeline::run(args).await.map(drop),
             Scenario::All(args) => all(args).await,
         }
     })
