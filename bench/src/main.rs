@@ -192,8 +192,14 @@ fn limits(reuse: Option<u32>) -> Limits {
 async fn weft_server(
     wasm: &[u8],
     reuse: Option<u32>,
+    metrics: bool,
 ) -> anyhow::Result<(weft_host::Host, HttpServer)> {
-    let host = HostBuilder::new().build()?;
+    let host = HostBuilder::new()
+        .with_runtime_config(RuntimeConfig {
+            metrics,
+            ..RuntimeConfig::default()
+        })
+        .build()?;
     let spec = ComponentSpec {
         limits: limits(reuse),
         ..ComponentSpec::new("hello")
@@ -221,22 +227,27 @@ async fn http(args: HttpArgs) -> anyhow::Result<Vec<report::Figure>> {
     // All four servers stay up for the whole run; an idle one costs nothing.
     let runtime = Runtime::new(RuntimeConfig::default())?;
     let bare_fresh = bare::serve(&runtime, &wasm, None).await?;
-    let (_h1, weft_fresh) = weft_server(&wasm, None).await?;
+    let (_h1, weft_fresh) = weft_server(&wasm, None, true).await?;
     let bare_reuse = bare::serve(&runtime, &wasm, Some(args.reuse)).await?;
-    let (_h2, weft_reuse) = weft_server(&wasm, Some(args.reuse)).await?;
+    let (_h2, weft_reuse) = weft_server(&wasm, Some(args.reuse), true).await?;
+    // What metrics and spans cost: the same server with counting off.
+    let (_h3, unmetered) = weft_server(&wasm, None, false).await?;
+    let (_h4, metered) = weft_server(&wasm, None, true).await?;
     // Rows come in (baseline, weft) pairs.
     let rows = [
         ("bare wasmtime-wasi-http, fresh", bare_fresh.addr),
         ("weft run, fresh instance", weft_fresh.local_addr()),
         ("bare wasmtime-wasi-http, reuse", bare_reuse.addr),
         ("weft run, reuse", weft_reuse.local_addr()),
+        ("weft fresh, metrics off", unmetered.local_addr()),
+        ("weft fresh, metrics on", metered.local_addr()),
     ];
 
     // Rounds alternate which side of a pair goes first, so drift on a shared
     // machine (other load, frequency changes) hits both sides alike.
     let mut samples: Vec<Vec<load::Report>> = vec![Vec::new(); rows.len()];
     for round in 0..args.rounds.max(1) {
-        for pair in [0, 2] {
+        for pair in [0, 2, 4] {
             let order = if round % 2 == 0 {
                 [pair, pair + 1]
             } else {
@@ -273,6 +284,9 @@ async fn http(args: HttpArgs) -> anyhow::Result<Vec<report::Figure>> {
         } else {
             "baseline".into()
         };
+        if i == 4 {
+            println!("what counting costs (metrics + spans), fresh instances:");
+        }
         let (lo, hi) = rps
             .iter()
             .fold((f64::MAX, 0.0_f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
@@ -310,6 +324,23 @@ async fn http(args: HttpArgs) -> anyhow::Result<Vec<report::Figure>> {
         let met = f.ratio >= 0.9;
         figures.push(f.target("≥ 0.90×", met));
     }
+    let ratios: Vec<f64> = samples[5]
+        .iter()
+        .zip(&samples[4])
+        .map(|(w, b)| w.rps / b.rps.max(f64::MIN_POSITIVE))
+        .collect();
+    let rps = |i: usize| median(&samples[i].iter().map(|r| r.rps).collect::<Vec<_>>());
+    let mut f = report::Figure::new(
+        "1. observability cost: metrics on (fresh)",
+        "req/s",
+        report::Better::Higher,
+        rps(5),
+        rows[4].0,
+        rps(4),
+    );
+    f.ratio = median(&ratios);
+    let met = f.ratio >= 0.97;
+    figures.push(f.target("≥ 0.97× (≤ 3%)", met));
     Ok(figures)
 }
 

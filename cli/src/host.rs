@@ -27,6 +27,7 @@ Examples:
   weft host                              # join lattice `default` on nats://127.0.0.1:4222
   weft host --lattice prod --label zone=eu --label gpu=true
   weft host --nats tls://nats.example.com:4222 --nats-creds ~/.nats/weft.creds
+  weft host --metrics 127.0.0.1:9090     # Prometheus metrics at /metrics
 
 The host answers wasmCloud's wasmbus.ctl.v1 control protocol, so `wash get hosts`
 and `wash get inventory` work against it. Ctrl-C or SIGTERM stops it gracefully:
@@ -64,6 +65,12 @@ pub struct HostArgs {
     /// (off by default: anyone on the lattice could make it read them).
     #[arg(long, alias = "allow-file-refs")]
     pub allow_file_load: bool,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics: invocations, errors
+    /// and latency per component and per link, the instance pool, OCI
+    /// pulls and compile-cache hits (e.g. 127.0.0.1:9090; off by default).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
 
     /// Never take the reconciler's lease: this host runs what it is told
     /// but does not drive app manifests (it still serves the app API).
@@ -117,6 +124,14 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
             .with_message_tap(Arc::new(tap))
             .build()?,
     );
+    let metrics = match args.metrics {
+        Some(addr) => {
+            let (bound, task) = crate::metrics::serve(addr, host.clone()).await?;
+            println!("Metrics at http://{bound}/metrics");
+            Some(task)
+        }
+        None => None,
+    };
     let events = Events::new(client.clone(), subjects.clone(), host.id());
     let endpoints = Endpoints {
         lattice: lattice.lattice.clone(),
@@ -185,6 +200,9 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
     apps.stop();
     drop(server);
     heartbeat.abort();
+    if let Some(task) = metrics {
+        task.abort();
+    }
     let unfinished = host.drain(drain).await;
     if unfinished > 0 {
         tracing::warn!(

@@ -11,6 +11,7 @@ mod ctl;
 mod host;
 mod inspect;
 mod lattice;
+mod metrics;
 mod msg;
 mod new;
 mod oci;

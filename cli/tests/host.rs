@@ -96,3 +96,56 @@ async fn bad_lattice_names_and_labels_are_usage_errors() -> anyhow::Result<()> {
     assert!(stderr.contains("hostcore."), "{stderr}");
     Ok(())
 }
+
+#[tokio::test]
+async fn metrics_are_served_where_asked_and_a_taken_port_is_a_clear_error() -> anyhow::Result<()> {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let nats = NatsServer::start().await?;
+    let cache = tempfile::tempdir()?;
+    let mut child = Command::new(WEFT)
+        .args(["host", "--nats", &nats.url(), "--lattice", "metrics"])
+        .args(["--metrics", "127.0.0.1:0"])
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let mut lines = BufReader::new(stdout).lines();
+    let addr: std::net::SocketAddr = timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(rest) = line.strip_prefix("Metrics at http://") {
+                return Ok(rest.trim_end_matches("/metrics").parse()?);
+            }
+        }
+        anyhow::bail!("weft host never said where its metrics are")
+    })
+    .await??;
+    assert!(addr.ip().is_loopback());
+    let reply = weft_tests::http::get(addr, "/metrics").await?;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.body.contains("# TYPE weft_invocations_total counter"));
+    assert!(
+        reply.body.contains("\nweft_components 0\n"),
+        "{}",
+        reply.body
+    );
+
+    // The same port again: taken, and the error says so.
+    let out = Command::new(WEFT)
+        .args(["host", "--nats", &nats.url(), "--lattice", "metrics"])
+        .args(["--metrics", &addr.to_string(), "--timeout", "5s"])
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .output()
+        .await?;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--metrics"), "{stderr}");
+    assert!(stderr.contains(&addr.to_string()), "{stderr}");
+    Ok(())
+}

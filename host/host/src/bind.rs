@@ -8,6 +8,8 @@
 //! unchanged keep running untouched.
 
 use crate::Host;
+use crate::metered::MeteredHttpClient;
+use crate::metrics::LinkKey;
 use crate::providers::LinkBinding;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
@@ -73,32 +75,55 @@ impl Host {
             .keys()
             .cloned()
             .collect();
+        let mut metered = Vec::new();
         for id in &scaled {
             let Some(component) = self.component(id) else {
                 continue;
             };
-            component.set_links(self.resolve(id, &links));
+            component.set_links(self.resolve(id, &links, &mut metered));
         }
+        self.meters.keep_links(&metered);
         self.bind_inbound(&links, &scaled);
     }
 
     /// What the links from component `id` bind its imports to, per link
     /// name. Links come oldest first; while a link moves, two links of a
     /// slot exist for a moment and the newer one whose target runs here wins.
-    fn resolve(&self, id: &str, links: &[LinkBinding]) -> Links {
+    /// Each bound link's meter key goes into `metered`.
+    fn resolve(&self, id: &str, links: &[LinkBinding], metered: &mut Vec<LinkKey>) -> Links {
         let mut resolved = Links::default();
         for link in links.iter().filter(|l| l.source == id) {
             let has = |i: &str| link.interfaces.iter().any(|x| x == i);
             let provider = self.provider(&link.target).map(|p| p.capability);
             let targets = resolved.name_mut(&link.name);
+            let mut meter = |interface: String| {
+                let key = LinkKey {
+                    component: id.to_owned(),
+                    link: link.name.clone(),
+                    interface,
+                    target: link.target.clone(),
+                };
+                metered.push(key.clone());
+                (key.clone(), self.meters.link(key))
+            };
+            let package = format!("{}:{}", link.namespace, link.package);
             match (link.namespace.as_str(), link.package.as_str(), provider) {
-                ("wasi", "keyvalue", Some(Capability::KeyValue(kv))) => targets.keyvalue = Some(kv),
+                ("wasi", "keyvalue", Some(Capability::KeyValue(kv))) => {
+                    let (key, calls) = meter(package);
+                    targets.keyvalue = Some(self.meters.wrappers.keyvalue(key, kv, calls));
+                }
                 ("wasmcloud", "messaging", Some(Capability::Messaging(m))) if has("consumer") => {
-                    targets.messaging = Some(self.tapped(id, m));
+                    let (key, calls) = meter(package);
+                    let inner = self.tapped(id, m);
+                    targets.messaging = Some(self.meters.wrappers.messaging(key, inner, calls));
                 }
                 ("wasi", "http", Some(Capability::HttpClient(p))) if has("outgoing-handler") => {
                     match p.client(&link.target_config) {
-                        Ok(client) => targets.http_client = Some(client),
+                        Ok(inner) => {
+                            let (_, calls) = meter(package);
+                            targets.http_client =
+                                Some(Arc::new(MeteredHttpClient { inner, calls }));
+                        }
                         Err(e) => tracing::warn!(
                             component = %id,
                             provider = %link.target,
@@ -120,9 +145,11 @@ impl Host {
                         },
                     };
                     for interface in &link.interfaces {
+                        let key = format!("{namespace}:{package}/{interface}");
                         targets
-                            .calls
-                            .insert(format!("{namespace}:{package}/{interface}"), target.clone());
+                            .call_metrics
+                            .insert(key.clone(), meter(key.clone()).1);
+                        targets.calls.insert(key, target.clone());
                     }
                 }
             }

@@ -18,6 +18,8 @@
 mod api;
 mod bind;
 mod identity;
+mod metered;
+mod metrics;
 mod providers;
 mod scale;
 mod spy;
@@ -186,6 +188,7 @@ impl HostBuilder {
             runtime,
             cache,
             components: RwLock::default(),
+            meters: metrics::HostMeters::default(),
         })
     }
 }
@@ -221,6 +224,8 @@ pub struct Host {
     runtime: Runtime,
     cache: CompileCache,
     components: RwLock<HashMap<String, Arc<Component>>>,
+    /// Pulls, loads and the meters of links, for [`Host::metrics`].
+    meters: metrics::HostMeters,
 }
 
 impl Host {
@@ -271,6 +276,7 @@ impl Host {
             return Err(Error::AlreadyRunning(id));
         }
         components.insert(id.clone(), component.clone());
+        self.meters.loaded(component.origin());
         tracing::info!(component = %id, digest = %component.digest(), origin = ?component.origin(), replaced = replace, "component started");
         Ok(component)
     }

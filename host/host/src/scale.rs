@@ -220,7 +220,9 @@ impl Host {
         if let Some(component) = self.load_cached(&digest, spec.clone()).await? {
             return Ok(component);
         }
-        let wasm = puller.fetch(&resolved, &weft_oci::NoProgress).await?;
+        let wasm = puller.fetch(&resolved, &weft_oci::NoProgress).await;
+        self.meters.pulled(wasm.is_ok());
+        let wasm = wasm?;
         Ok(self.load(&wasm, spec).await?)
     }
 

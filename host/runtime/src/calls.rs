@@ -112,7 +112,29 @@ pub(crate) fn define_forwarders(
 }
 
 impl Forward {
+    /// Forwards the call, counted and timed for the link's metrics.
     async fn call(
+        &self,
+        store: StoreContextMut<'_, State>,
+        ty: ComponentFunc,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> wasmtime::Result<()> {
+        let meter = store
+            .data()
+            .routing
+            .targets(&self.key)
+            .and_then(|t| t.call_metrics.get(&self.key))
+            .cloned();
+        let started = Instant::now();
+        let result = self.forward(store, ty, params, results).await;
+        if let Some(meter) = meter {
+            meter.record(started, result.is_ok());
+        }
+        result
+    }
+
+    async fn forward(
         &self,
         store: StoreContextMut<'_, State>,
         ty: ComponentFunc,

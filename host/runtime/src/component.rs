@@ -4,6 +4,7 @@
 use crate::bindings::exports::wasmcloud::messaging::handler::GuestIndices;
 use crate::exports::Exports;
 use crate::links::{Links, Routing};
+use crate::metrics::Invocations;
 use crate::state::State;
 use crate::{CompileCache, Error, Origin, Runtime, config, logging};
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -108,6 +109,8 @@ pub struct Component {
     pub(crate) idle: Arc<Mutex<Vec<Pooled>>>,
     /// Invocations running now (until their response head, for HTTP).
     pub(crate) in_flight: AtomicUsize,
+    /// Invocations so far, by kind, for the host's metrics.
+    pub(crate) invocations: Arc<Invocations>,
 }
 
 /// Counts one invocation as running while it lives.
@@ -201,6 +204,7 @@ impl Component {
             max_concurrent,
             idle: Arc::new(Mutex::new(Vec::new())),
             in_flight: AtomicUsize::new(0),
+            invocations: Arc::default(),
         })
     }
 
@@ -278,6 +282,29 @@ impl Component {
     /// Invocations running now; a host drains them before it stops.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Its invocations so far, by kind (counts, errors, latencies).
+    pub fn invocations(&self) -> &Invocations {
+        &self.invocations
+    }
+
+    /// When an invocation starts, if invocations are counted at all.
+    pub(crate) fn clock(&self) -> Option<std::time::Instant> {
+        self.runtime.config().metrics.then(std::time::Instant::now)
+    }
+
+    /// Counts an invocation of `kind` that started at `started` (from
+    /// [`Component::clock`]).
+    pub(crate) fn count(
+        &self,
+        kind: crate::metrics::Kind,
+        started: Option<std::time::Instant>,
+        ok: bool,
+    ) {
+        if let Some(started) = started {
+            self.invocations.of(kind).record(started, ok);
+        }
     }
 
     /// Marks an invocation as running until the guard is dropped.

@@ -31,6 +31,9 @@ pub struct RuntimeConfig {
     pub memory_guard_size: u64,
     /// Largest wasm stack a call may use, in bytes; deeper recursion traps.
     pub max_wasm_stack: usize,
+    /// Count and time invocations for the host's metrics (on by default;
+    /// off only to measure what counting costs).
+    pub metrics: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -44,6 +47,7 @@ impl Default for RuntimeConfig {
             memory_reservation: 4 << 30,
             memory_guard_size: 32 << 20,
             max_wasm_stack: 512 << 10,
+            metrics: true,
         }
     }
 }

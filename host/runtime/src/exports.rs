@@ -179,6 +179,30 @@ impl Component {
         params: &[Val],
         timeout: Duration,
     ) -> Result<Vec<Val>, CallError> {
+        use tracing::Instrument;
+        let started = self.clock();
+        let span = tracing::debug_span!(
+            "invocation",
+            component = %self.id,
+            kind = "call",
+            interface,
+            function
+        );
+        let result = self
+            .run_export(interface, function, params, timeout)
+            .instrument(span)
+            .await;
+        self.count(crate::metrics::Kind::Call, started, result.is_ok());
+        result
+    }
+
+    async fn run_export(
+        &self,
+        interface: &str,
+        function: &str,
+        params: &[Val],
+        timeout: Duration,
+    ) -> Result<Vec<Val>, CallError> {
         let failed = |reason: String| CallError::Failed {
             component: self.id.to_string(),
             interface: interface.to_owned(),

@@ -2,10 +2,12 @@
 //! fresh instance or a reused one.
 
 use crate::component::{Component, Pooled};
+use crate::metrics::Kind;
 use async_trait::async_trait;
 use http_body_util::BodyExt;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use tracing::Instrument;
 use wasmtime::Trap;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -14,6 +16,19 @@ use weft_capability::http::{Body, BodyError, Error, IncomingHandler};
 #[async_trait]
 impl IncomingHandler for Component {
     async fn handle(&self, request: http::Request<Body>) -> Result<http::Response<Body>, Error> {
+        let started = self.clock();
+        let span = tracing::debug_span!("invocation", component = %self.id, kind = "http");
+        let result = self.admit_and_invoke(request).instrument(span).await;
+        self.count(Kind::Http, started, result.is_ok());
+        result
+    }
+}
+
+impl Component {
+    async fn admit_and_invoke(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<Body>, Error> {
         let _active = self.active();
         // Without a limit (the common case) no shared reference count is
         // touched; the guard is dropped before any await.
@@ -27,9 +42,7 @@ impl IncomingHandler for Component {
         };
         self.invoke(request, permit).await
     }
-}
 
-impl Component {
     async fn invoke(
         &self,
         request: http::Request<Body>,

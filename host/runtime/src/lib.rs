@@ -36,6 +36,7 @@ pub mod keyvalue;
 pub mod links;
 pub mod logging;
 pub mod messaging;
+pub mod metrics;
 mod outgoing;
 mod state;
 

@@ -8,6 +8,7 @@
 //! targets.
 
 use crate::component::Component;
+use crate::metrics::Calls;
 use std::collections::HashMap;
 use std::sync::Arc;
 use weft_capability::call::RemoteCalls;
@@ -60,6 +61,9 @@ pub struct Targets {
     pub http_client: Option<Arc<dyn HttpClient>>,
     /// Custom interfaces, by `namespace:package/interface` (no version).
     pub calls: HashMap<String, CallTarget>,
+    /// Where the calls of each custom interface are counted (same keys as
+    /// `calls`); set by the host when it resolves the link.
+    pub call_metrics: HashMap<String, Arc<Calls>>,
 }
 
 fn same_arc<T: ?Sized>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {

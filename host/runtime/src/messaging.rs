@@ -95,6 +95,23 @@ impl MessageHandler for Component {
     /// Runs the component's `handle-message` on a fresh instance, under its
     /// limits (deadline, memory, concurrency).
     async fn handle_message(&self, message: Message) -> Result<(), String> {
+        use tracing::Instrument;
+        let started = self.clock();
+        let span = tracing::debug_span!(
+            "invocation",
+            component = %self.id,
+            kind = "message",
+            subject = %message.subject
+        );
+        let result = self.deliver(message).instrument(span).await;
+        self.count(crate::metrics::Kind::Message, started, result.is_ok());
+        result
+    }
+}
+
+impl Component {
+    /// Runs `handle-message` on a fresh instance.
+    async fn deliver(&self, message: Message) -> Result<(), String> {
         let _active = self.active();
         let Some(indices) = &self.handler else {
             return Err(format!(
