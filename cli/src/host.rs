@@ -28,6 +28,7 @@ Examples:
   weft host --lattice prod --label zone=eu --label gpu=true
   weft host --nats tls://nats.example.com:4222 --nats-creds ~/.nats/weft.creds
   weft host --metrics 127.0.0.1:9090     # Prometheus metrics at /metrics
+  weft host --otlp http://127.0.0.1:4318 # spans to an OpenTelemetry collector
 
 The host answers wasmCloud's wasmbus.ctl.v1 control protocol, so `wash get hosts`
 and `wash get inventory` work against it. Ctrl-C or SIGTERM stops it gracefully:
@@ -71,6 +72,12 @@ pub struct HostArgs {
     /// pulls and compile-cache hits (e.g. 127.0.0.1:9090; off by default).
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,
+
+    /// Export invocation spans to an OpenTelemetry collector over OTLP/HTTP
+    /// (JSON), e.g. http://127.0.0.1:4318 (`/v1/traces` is added). Spans
+    /// are dropped, never waited for, when the collector is slow or down.
+    #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp: Option<String>,
 
     /// Never take the reconciler's lease: this host runs what it is told
     /// but does not drive app manifests (it still serves the app API).

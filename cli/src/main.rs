@@ -17,6 +17,7 @@ mod new;
 mod oci;
 mod run;
 mod spy;
+mod telemetry;
 mod ui;
 mod units;
 mod up;
@@ -117,13 +118,17 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,async_nats=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let otlp = match &cli.command {
+        Command::Host(args) => args.otlp.as_deref(),
+        _ => None,
+    };
+    let exporter = match telemetry::init(otlp) {
+        Ok(exporter) => exporter,
+        Err(e) => {
+            eprintln!("error: --otlp: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -135,6 +140,9 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        if let Some(exporter) = exporter {
+            tokio::spawn(exporter.run());
+        }
         match cli.command {
             Command::Up(args) => up::up(args).await,
             Command::Down(args) => up::down(args).await,

@@ -88,6 +88,15 @@ async fn bad_lattice_names_and_labels_are_usage_errors() -> anyhow::Result<()> {
     assert!(stderr.contains("lattice"), "{stderr}");
 
     let out = Command::new(WEFT)
+        .args(["host", "--otlp", "localhost:4318"])
+        .output()
+        .await?;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--otlp"), "{stderr}");
+    assert!(stderr.contains("http://127.0.0.1:4318"), "{stderr}");
+
+    let out = Command::new(WEFT)
         .args(["host", "--label", "hostcore.os=x"])
         .output()
         .await?;

@@ -14,6 +14,8 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("weft-capability", &[][..]),
         ("weft-runtime", &["weft-capability"][..]),
         ("weft-oci", &[][..]),
+        // Span export: depends on no Weft crate; only the CLI installs it.
+        ("weft-telemetry", &[][..]),
         (
             "weft-host",
             &["weft-capability", "weft-runtime", "weft-oci"][..],
