@@ -13,7 +13,7 @@ use crate::metrics::LinkKey;
 use crate::providers::LinkBinding;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use weft_capability::http::IncomingHandler;
 use weft_capability::messaging::{Message, MessageHandler};
@@ -66,17 +66,32 @@ impl Host {
     /// Binds every component started by `scale` to what its links name
     /// (nothing, if no link or the target is not running here), and starts
     /// or stops the inbound bindings of providers running here.
+    ///
+    /// Only components that are the source of a link now, or were at the
+    /// last rebind, are resolved: starting the ten-thousandth copy of an
+    /// unlinked component costs what starting the first did.
     pub(crate) fn rebind(&self) {
         let links = self.links.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let scaled: Vec<String> = self
-            .deployments
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
+        let scaled: HashSet<String> = {
+            let deployments = self.deployments.read().unwrap_or_else(|p| p.into_inner());
+            links
+                .iter()
+                .flat_map(|l| [&l.source, &l.target])
+                .filter(|id| deployments.contains_key(id.as_str()))
+                .cloned()
+                .collect()
+        };
+        let sources: HashSet<String> = links
+            .iter()
+            .map(|l| l.source.clone())
+            .filter(|s| scaled.contains(s))
             .collect();
+        let before = std::mem::replace(
+            &mut *self.linked.lock().unwrap_or_else(|p| p.into_inner()),
+            sources.clone(),
+        );
         let mut metered = Vec::new();
-        for id in &scaled {
+        for id in sources.union(&before) {
             let Some(component) = self.component(id) else {
                 continue;
             };
@@ -158,7 +173,7 @@ impl Host {
     }
 
     /// Starts the inbound bindings the links ask for and stops the rest.
-    fn bind_inbound(&self, links: &[LinkBinding], scaled: &[String]) {
+    fn bind_inbound(&self, links: &[LinkBinding], scaled: &HashSet<String>) {
         let mut wanted: BTreeMap<InboundKey, (Capability, Arc<Component>, &LinkBinding)> =
             BTreeMap::new();
         for link in links {

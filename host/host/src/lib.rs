@@ -188,6 +188,7 @@ impl HostBuilder {
             runtime,
             cache,
             components: RwLock::default(),
+            linked: std::sync::Mutex::default(),
             meters: metrics::HostMeters::default(),
         })
     }
@@ -224,6 +225,9 @@ pub struct Host {
     runtime: Runtime,
     cache: CompileCache,
     components: RwLock<HashMap<String, Arc<Component>>>,
+    /// Components given links at the last rebind (their links must be
+    /// cleared when theirs go).
+    linked: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Pulls, loads and the meters of links, for [`Host::metrics`].
     meters: metrics::HostMeters,
 }
