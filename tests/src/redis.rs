@@ -7,11 +7,54 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
-/// A running redis-server, killed when dropped.
+/// A running redis-server, killed when dropped; it can be stopped and
+/// started again on the same port (an outage).
 pub struct RedisServer {
     port: u16,
-    _child: Child,
-    _dir: tempfile::TempDir,
+    binary: std::path::PathBuf,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+/// Starts redis-server on `port` in `dir` and waits until it answers from
+/// there.
+async fn spawn(
+    binary: &std::path::Path,
+    port: u16,
+    dir: &std::path::Path,
+) -> anyhow::Result<Child> {
+    let mut child = Command::new(binary)
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("could not start redis-server")?;
+    let dir_name = dir.display().to_string();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            anyhow::bail!("redis-server exited: {status}");
+        }
+        if answers_from(port, &dir_name).await {
+            return Ok(child);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!("redis-server did not answer within 10 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 impl RedisServer {
@@ -26,50 +69,34 @@ impl RedisServer {
         for _ in 0..5 {
             let dir = tempfile::tempdir().context("temp dir for redis")?;
             let port = free_port()?;
-            let mut child = Command::new(&binary)
-                .args([
-                    "--bind",
-                    "127.0.0.1",
-                    "--port",
-                    &port.to_string(),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .arg("--dir")
-                .arg(dir.path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .context("could not start redis-server")?;
-            let dir_name = dir.path().display().to_string();
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-            let ours = loop {
-                if let Ok(Some(status)) = child.try_wait() {
-                    break Err(anyhow::anyhow!("redis-server exited: {status}"));
-                }
-                if answers_from(port, &dir_name).await {
-                    break Ok(());
-                }
-                if tokio::time::Instant::now() >= deadline {
-                    break Err(anyhow::anyhow!("redis-server did not answer within 10 s"));
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            };
-            match ours {
-                Ok(()) => {
+            match spawn(&binary, port, dir.path()).await {
+                Ok(child) => {
                     return Ok(Self {
                         port,
-                        _child: child,
-                        _dir: dir,
+                        binary,
+                        child: Some(child),
+                        dir,
                     });
                 }
                 Err(e) => last = Some(e),
             }
         }
         Err(last.unwrap_or_else(|| anyhow::anyhow!("redis-server did not start")))
+    }
+
+    /// Kills the server (its data goes with it: no persistence).
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.context("stopping redis-server")?;
+        }
+        Ok(())
+    }
+
+    /// Starts the server again on the same port, after [`RedisServer::stop`].
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        self.stop().await?;
+        self.child = Some(spawn(&self.binary, self.port, self.dir.path()).await?);
+        Ok(())
     }
 
     /// `GET key` (a key without spaces): its value, `None` when unset.

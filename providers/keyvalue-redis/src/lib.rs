@@ -20,7 +20,8 @@ pub use kind::RedisKeyValueKind;
 
 use async_trait::async_trait;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::time::Duration;
 use weft_capability::keyvalue::{DEFAULT_BUCKET, Error, KeyResponse, KeyValue, LIST_KEYS_PAGE};
 
 /// A keyvalue backend on one Redis database, reconnecting on its own.
@@ -40,7 +41,18 @@ impl RedisKeyValue {
     /// Connects to the Redis server at `url` (`redis://host:port/db`).
     pub async fn connect(url: &str) -> Result<Self, Error> {
         let client = redis::Client::open(url).map_err(backend)?;
-        let conn = ConnectionManager::new(client).await.map_err(backend)?;
+        // Fail fast while Redis is away (a guest gets a keyvalue error in
+        // well under a second rather than after the default ~6 s of
+        // retries), and reconnect on the next call once it is back.
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500))
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(5)));
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(backend)?;
         Ok(Self { conn })
     }
 
