@@ -27,7 +27,7 @@ pub mod reference;
 mod store;
 
 pub use auth::{Auth, Credentials, docker_config_path};
-pub use pull::{NoProgress, Progress, Puller, PullerConfig, Resolved};
+pub use pull::{NoProgress, Progress, Puller, PullerConfig, Resolved, manifest_component_layer};
 pub use push::{PushRequest, Pushed, Pusher};
 pub use store::{Store, sha256_digest};
 

@@ -412,6 +412,15 @@ fn parse_manifest(bytes: &[u8], shown: &str) -> Result<OciImageManifest, Error> 
     })
 }
 
+/// The digest of the one wasm layer that manifest bytes from a registry
+/// name, or why they are not a component artifact (not JSON, an image
+/// index, not an OCI image manifest, no wasm layer or several). The same
+/// checks a pull makes; for tools and fuzzing.
+pub fn manifest_component_layer(bytes: &[u8], shown: &str) -> Result<String, Error> {
+    let manifest = parse_manifest(bytes, shown)?;
+    Ok(component_layer(&manifest, shown)?.digest)
+}
+
 /// The one wasm layer of a manifest.
 fn component_layer(manifest: &OciImageManifest, shown: &str) -> Result<OciDescriptor, Error> {
     let wasm: Vec<&OciDescriptor> = manifest
@@ -532,4 +541,31 @@ fn chain(e: &dyn std::error::Error) -> String {
         cur = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_bytes_give_the_wasm_layer_or_say_why_not() {
+        let component = br#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.wasm.config.v0+json","digest":"sha256:aa","size":2},"layers":[{"mediaType":"application/wasm","digest":"sha256:bb","size":3}]}"#;
+        assert_eq!(
+            manifest_component_layer(component, "oci://r/x:1")
+                .ok()
+                .as_deref(),
+            Some("sha256:bb")
+        );
+        let index = br#"{"schemaVersion":2,"manifests":[]}"#;
+        let err = manifest_component_layer(index, "oci://r/x:1")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref().is_some_and(|e| e.contains("image index")),
+            "{err:?}"
+        );
+        for bad in [&b"not json"[..], b"{}", b"\xff\xfe", b"[]"] {
+            assert!(manifest_component_layer(bad, "oci://r/x:1").is_err());
+        }
+    }
 }
