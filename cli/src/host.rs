@@ -29,6 +29,7 @@ Examples:
   weft host --nats tls://nats.example.com:4222 --nats-creds ~/.nats/weft.creds
   weft host --metrics 127.0.0.1:9090     # Prometheus metrics at /metrics
   weft host --otlp http://127.0.0.1:4318 # spans to an OpenTelemetry collector
+  weft host --allow-registry ghcr.io --require-digest   # only pinned images from ghcr.io
 
 The host answers wasmCloud's wasmbus.ctl.v1 control protocol, so `wash get hosts`
 and `wash get inventory` work against it. Ctrl-C or SIGTERM stops it gracefully:
@@ -79,6 +80,16 @@ pub struct HostArgs {
     #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     pub otlp: Option<String>,
 
+    /// Run OCI images only from this registry (`host[:port]` as in the
+    /// reference; repeatable). Without it, any registry.
+    #[arg(long = "allow-registry", value_name = "HOST")]
+    pub allow_registries: Vec<String>,
+
+    /// Run OCI images only by digest (`oci://…@sha256:…`), never by tag, so
+    /// a moved tag cannot change what runs.
+    #[arg(long)]
+    pub require_digest: bool,
+
     /// Never take the reconciler's lease: this host runs what it is told
     /// but does not drive app manifests (it still serves the app API).
     #[arg(long)]
@@ -97,6 +108,8 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
     let subjects = lattice.subjects()?;
     let mut builder = HostBuilder::new()
         .with_file_refs(args.allow_file_load)
+        .with_allowed_registries(args.allow_registries.clone())
+        .with_digests_required(args.require_digest)
         .with_oci(Arc::new(args.registry.puller()?))
         .with_provider_kind("builtin:keyvalue-memory", Arc::new(InMemoryKeyValueKind))
         .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind))

@@ -319,6 +319,11 @@ impl HostApi for Host {
         constraints: &BTreeMap<String, String>,
     ) -> Result<Bid, Decline> {
         self.labels_match(constraints)?;
+        if !image_ref.starts_with("file://")
+            && let Err(e) = self.supply.check(image_ref)
+        {
+            return Err(Decline(e.to_string()));
+        }
         if self.component(component_id).is_some() {
             return Err(Decline(format!("`{component_id}` runs here already")));
         }

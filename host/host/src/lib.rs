@@ -23,6 +23,7 @@ mod metrics;
 mod providers;
 mod scale;
 mod spy;
+mod supply;
 
 pub use api::{Bid, ComponentInfo, Decline, HostApi, HostInfo, Inventory, ProviderInfo};
 pub use identity::{LabelError, RESERVED_LABEL_PREFIX};
@@ -75,6 +76,7 @@ pub struct HostBuilder {
     remote: Option<Arc<dyn RemoteCalls>>,
     oci: Option<Arc<weft_oci::Puller>>,
     tap: Option<Arc<dyn spy::MessageTap>>,
+    supply: supply::SupplyPolicy,
 }
 
 impl HostBuilder {
@@ -133,6 +135,19 @@ impl HostBuilder {
         self
     }
 
+    /// Runs OCI images only from these registries (`host[:port]`, as in
+    /// the reference); an empty list (the default) allows any.
+    pub fn with_allowed_registries(mut self, registries: Vec<String>) -> Self {
+        self.supply.registries = registries;
+        self
+    }
+
+    /// Runs OCI images only by digest (`…@sha256:…`), never by tag.
+    pub fn with_digests_required(mut self, required: bool) -> Self {
+        self.supply.require_digest = required;
+        self
+    }
+
     /// Pulls `oci://` references with `puller` (its store and credentials;
     /// `registry.put` adds to them). Without one, only `file://` references
     /// run, and only when allowed.
@@ -177,6 +192,7 @@ impl HostBuilder {
             remote: self.remote,
             oci: self.oci,
             tap: self.tap,
+            supply: self.supply,
             spied: RwLock::default(),
             provider_kinds: self.provider_kinds,
             providers: RwLock::default(),
@@ -220,6 +236,8 @@ pub struct Host {
     oci: Option<Arc<weft_oci::Puller>>,
     /// Where watched components' messages go, if anywhere.
     tap: Option<Arc<dyn spy::MessageTap>>,
+    /// Which OCI images it agrees to run.
+    supply: supply::SupplyPolicy,
     /// Components being watched, and until when.
     spied: RwLock<HashMap<String, Instant>>,
     runtime: Runtime,

@@ -57,6 +57,23 @@ pub enum ScaleError {
         "`{0}` is a file reference, and this host does not allow them; start it with --allow-file-load, or push the component to a registry (`weft push`)"
     )]
     FileRefsDisabled(String),
+    /// The image's registry is not one this host may pull from.
+    #[error(
+        "`{reference}` is from registry {registry}, and this host runs images only from: {allowed} (its --allow-registry list); push the component there, or add the registry"
+    )]
+    RegistryNotAllowed {
+        /// The reference asked for.
+        reference: String,
+        /// Its registry.
+        registry: String,
+        /// The registries allowed.
+        allowed: String,
+    },
+    /// This host runs images by digest only, and the reference has a tag.
+    #[error(
+        "`{0}` names a tag, and this host runs images only by digest (--require-digest): use …@sha256:<digest> (`weft push` prints it)"
+    )]
+    DigestRequired(String),
     /// Pulling from the registry failed.
     #[error(transparent)]
     Oci(#[from] weft_oci::Error),
@@ -197,6 +214,7 @@ impl Host {
         if image_ref.contains("://") && !image_ref.starts_with("oci://") {
             return Err(ScaleError::UnsupportedRef(image_ref.to_owned()));
         }
+        self.supply.check(image_ref)?;
         // A tag asks the registry every time (it may have moved); meanwhile
         // load what it pointed at last time, which it most likely still does.
         let (resolved, guess) = match self.known_digest(image_ref) {
