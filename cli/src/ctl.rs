@@ -12,6 +12,8 @@ Examples:
   weft get hosts
   weft get inventory                     # every host
   weft config put redis-prod url=redis://127.0.0.1:6379
+  weft config put db url=postgres://db:5432/app password=s3cret --secret password
+  weft config get db --reveal            # secret values are masked without it
   weft link put app cache wasi keyvalue --interface store --interface atomics
   weft link put app greeter weft platform --interface greeter          # to a component
   weft link put app es-greeter weft platform --interface greeter --name es
@@ -62,11 +64,19 @@ enum ConfigCmd {
         /// Its values.
         #[arg(value_name = "KEY=VALUE", required = true, value_parser = crate::units::parse_pair)]
         values: Vec<(String, String)>,
+        /// Mark KEY's value secret (repeatable): `config get` and the
+        /// dashboard show it masked unless asked to reveal it; components
+        /// and providers get it as usual.
+        #[arg(long = "secret", value_name = "KEY")]
+        secret: Vec<String>,
     },
-    /// Print named config NAME.
+    /// Print named config NAME (secret values masked).
     Get {
         /// The config's name.
         name: String,
+        /// Show secret values too.
+        #[arg(long)]
+        reveal: bool,
     },
     /// Delete named config NAME (no error if it does not exist).
     Del {
@@ -291,14 +301,19 @@ pub async fn config(args: ConfigArgs) -> anyhow::Result<()> {
     let client = args.lattice.client().await?;
     let out = args.lattice.output;
     match args.cmd {
-        ConfigCmd::Put { name, values } => {
-            client
-                .put_config(&name, &values.into_iter().collect())
-                .await?;
+        ConfigCmd::Put {
+            name,
+            values,
+            secret,
+        } => {
+            let values = weft_lattice_protocol::secret::mark(values.into_iter().collect(), &secret)
+                .map_err(anyhow::Error::msg)?;
+            client.put_config(&name, &values).await?;
             done(out, format!("Config `{name}` stored."))
         }
-        ConfigCmd::Get { name } => {
-            let values = client.config(&name).await?;
+        ConfigCmd::Get { name, reveal } => {
+            let stored = client.config(&name).await?;
+            let values = weft_lattice_protocol::secret::for_display(&stored, reveal);
             print(out, &values, || {
                 values.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
             })

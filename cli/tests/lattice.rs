@@ -285,3 +285,49 @@ async fn start_places_by_constraint_scale_resizes_and_stop_removes() -> anyhow::
     assert!(stderr.contains("not running"), "{stderr}");
     Ok(())
 }
+
+#[tokio::test]
+async fn secret_config_values_are_masked_unless_revealed() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let _host = start_host(&nats, "secret").await?;
+    wait_for("the host", Duration::from_secs(30), || async {
+        let hosts = json(&nats, "secret", &["get", "hosts"]).await.ok()?;
+        (hosts.as_array()?.len() == 1).then_some(())
+    })
+    .await?;
+    let put = [
+        "config",
+        "put",
+        "db",
+        "user=app",
+        "password=hunter2",
+        "--secret",
+        "password",
+    ];
+    json(&nats, "secret", &put).await?;
+
+    let (code, text, _) = weft(&nats, "secret", &["config", "get", "db"]).await?;
+    assert_eq!(code, 0);
+    assert!(text.contains("user=app"), "{text}");
+    assert!(
+        text.contains("password=••••") && !text.contains("hunter2"),
+        "{text}"
+    );
+    assert!(!text.contains("weft.secret_keys"), "{text}");
+    let shown = json(&nats, "secret", &["config", "get", "db"]).await?;
+    assert_eq!(shown["password"], "••••");
+    let revealed = json(&nats, "secret", &["config", "get", "db", "--reveal"]).await?;
+    assert_eq!(revealed["password"], "hunter2");
+    assert!(revealed.get("weft.secret_keys").is_none(), "{revealed}");
+
+    // A secret key without a value is refused, naming it.
+    let (code, _, stderr) = weft(
+        &nats,
+        "secret",
+        &["config", "put", "db", "user=app", "--secret", "pasword"],
+    )
+    .await?;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--secret pasword"), "{stderr}");
+    Ok(())
+}

@@ -369,12 +369,16 @@ async fn configs(State(ui): Shared, Query(q): Query<Reveal>) -> Reply {
     let mut out = Vec::new();
     for name in ui.state.config_names().await? {
         let values = ui.state.config(&name).await?.unwrap_or_default();
+        let secret = weft_lattice_protocol::secret::secret_keys(&values);
         let values: StringMap = if q.reveal {
-            values
+            weft_lattice_protocol::secret::for_display(&values, true)
         } else {
-            values.into_keys().map(|k| (k, "••••".to_owned())).collect()
+            weft_lattice_protocol::secret::for_display(&values, true)
+                .into_keys()
+                .map(|k| (k, weft_lattice_protocol::secret::MASK.to_owned()))
+                .collect()
         };
-        out.push(json!({"name": name, "values": values}));
+        out.push(json!({"name": name, "values": values, "secret": secret}));
     }
     ok(out)
 }

@@ -478,7 +478,9 @@ impl ConfigCache {
         for name in names {
             if !self.0.contains_key(name) {
                 let values = match state.config(name).await {
-                    Ok(values) => values.unwrap_or_default(),
+                    Ok(values) => {
+                        weft_lattice_protocol::secret::without_marker(values.unwrap_or_default())
+                    }
                     Err(e) => {
                         tracing::warn!("cannot read config `{name}` of a link: {e}");
                         wire::StringMap::default()

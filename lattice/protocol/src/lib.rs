@@ -27,6 +27,7 @@
 pub mod event;
 pub mod link;
 pub mod rpc;
+pub mod secret;
 pub mod spy;
 pub mod subject;
 pub mod validate;

@@ -121,7 +121,9 @@ impl Ctx {
         let mut merged = wire::StringMap::new();
         for name in names {
             match self.state.config(name).await {
-                Ok(Some(values)) => merged.extend(values),
+                Ok(Some(values)) => {
+                    merged.extend(weft_lattice_protocol::secret::without_marker(values))
+                }
                 Ok(None) => {
                     return Err(format!(
                         "config `{name}` does not exist; create it first with `weft config put {name} KEY=VALUE`"
