@@ -163,7 +163,28 @@ impl Host {
             return Ok(Scaled::Rescaled);
         }
         let component = self.load_image(&req.image_ref, spec(&req)).await?;
-        let component = self.install(component, false)?;
+        let digest = component.digest().to_owned();
+        let component = match self.install(component, false) {
+            Ok(component) => component,
+            // Two scale requests for the id raced here (a reconciler retry,
+            // two clients): the other one started it first. With the same
+            // code that is this request done; with other code, say so.
+            Err(Error::AlreadyRunning(_)) => {
+                let Some(running) = self.component(&id) else {
+                    return Err(ScaleError::Start(Error::AlreadyRunning(id)));
+                };
+                if running.digest() != digest {
+                    return Err(ScaleError::OtherImage {
+                        component: id,
+                        running: running.digest().to_owned(),
+                        requested: req.image_ref,
+                    });
+                }
+                running.set_max_concurrent(Some(req.max_instances));
+                return Ok(Scaled::Rescaled);
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.remember_image(&req.image_ref, component.digest());
         self.record(&req);
         self.rebind();
