@@ -100,13 +100,13 @@ async fn scatter(nc: &async_nats::Client, subject: &str, n: usize) -> anyhow::Re
     Ok(t.elapsed())
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
+fn us(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len().max(1) as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied().unwrap_or(0.0)
+/// The `p` quantile of sorted µs, in ms.
+fn ms(sorted: &[u64], p: f64) -> f64 {
+    crate::percentile(sorted, p) / 1e3
 }
 
 /// Runs the scenario and prints its table.
@@ -155,16 +155,16 @@ pub async fn run(args: AuctionArgs) -> anyhow::Result<Vec<Figure>> {
     let mut direct = Vec::new();
     let mut gather = Vec::new();
     for run in 0..args.runs.max(1) {
-        gather.push(ms(scatter(&raw, "raw.scatter", n).await?));
+        gather.push(us(scatter(&raw, "raw.scatter", n).await?));
 
         let id = format!("placed-{run}");
         let t = Instant::now();
         let winner = client.place_component(&request(&reference, &id)).await?;
-        auction.push(ms(t.elapsed()));
+        auction.push(us(t.elapsed()));
         client
             .scale_component(&winner.host_id, &scale(&reference, &id, &winner.host_id))
             .await?;
-        placed.push(ms(t.elapsed()));
+        placed.push(us(t.elapsed()));
 
         let host = lattice[run % n].host.id();
         let id = format!("direct-{run}");
@@ -172,13 +172,13 @@ pub async fn run(args: AuctionArgs) -> anyhow::Result<Vec<Figure>> {
         client
             .scale_component(host, &scale(&reference, &id, host))
             .await?;
-        direct.push(ms(t.elapsed()));
+        direct.push(us(t.elapsed()));
     }
     for r in responders {
         r.abort();
     }
     for v in [&mut auction, &mut placed, &mut direct, &mut gather] {
-        v.sort_by(f64::total_cmp);
+        v.sort_unstable();
     }
     println!(
         "Auction + start, {n} in-process hosts on one nats-server, {} runs (ms)",
@@ -191,13 +191,9 @@ pub async fn run(args: AuctionArgs) -> anyhow::Result<Vec<Figure>> {
         ("weft start on a named host (no auction)", &direct),
         ("weft auction + start on the winner", &placed),
     ] {
-        println!(
-            "{name:<46} {:>8.2} {:>8.2}",
-            percentile(v, 0.5),
-            percentile(v, 0.99)
-        );
+        println!("{name:<46} {:>8.2} {:>8.2}", ms(v, 0.5), ms(v, 0.99));
     }
-    let p50 = |v: &[f64]| percentile(v, 0.5);
+    let p50 = |v: &[u64]| ms(v, 0.5);
     Ok(vec![
         Figure::new(
             &format!("8. auction, {n} hosts"),

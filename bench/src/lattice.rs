@@ -9,7 +9,7 @@
 
 use crate::hosts::{self, InProcessHost};
 use crate::report::{Better, Figure};
-use crate::{load, median};
+use crate::{load, median, percentile};
 use anyhow::Context;
 use futures::StreamExt;
 use std::collections::BTreeMap;
@@ -184,14 +184,6 @@ pub async fn round_trips(
         latencies.push(t.elapsed().as_micros() as u64);
     }
     Ok(latencies)
-}
-
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)] as f64
 }
 
 /// Raw Redis INCR round trips from `connections` connections for

@@ -354,6 +354,15 @@ fn guest_file(path: &std::path::Path) -> anyhow::Result<PathBuf> {
     })
 }
 
+/// The `p` quantile (nearest rank) of sorted values, 0 when there are none.
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    let Some(last) = sorted.len().checked_sub(1) else {
+        return 0.0;
+    };
+    let i = ((last as f64) * p).round() as usize;
+    sorted[i.min(last)] as f64
+}
+
 /// The median of `xs` (the mean of the middle two for an even count).
 fn median(xs: &[f64]) -> f64 {
     let mut v = xs.to_vec();

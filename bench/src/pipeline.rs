@@ -10,8 +10,8 @@
 //! either side's limit, so the figure is the path, not a queue).
 
 use crate::hosts::{self, InProcessHost};
-use crate::median;
 use crate::report::{Better, Figure};
+use crate::{median, percentile};
 use futures::StreamExt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -264,11 +264,6 @@ async fn phase(
         latencies,
         lost: sent.load(Ordering::Relaxed).saturating_sub(received),
     })
-}
-
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    let i = ((sorted.len().max(1) as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied().unwrap_or(0) as f64
 }
 
 /// Runs the scenario and prints its table.
