@@ -38,7 +38,14 @@ impl InProcessHost {
     ) -> anyhow::Result<Self> {
         let host = Arc::new(host);
         let subjects = Subjects::new("wasmbus.ctl", lattice)?;
-        let nc = connect(url, &NatsAuth::None, "bench-host", Duration::from_secs(5)).await?;
+        let nc = connect(
+            url,
+            &NatsAuth::None,
+            None,
+            "bench-host",
+            Duration::from_secs(5),
+        )
+        .await?;
         let events = Events::new(nc.clone(), subjects.clone(), host.id());
         let endpoints = Endpoints {
             lattice: lattice.into(),

@@ -158,10 +158,11 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
         ctl_host: redact(&lattice.nats),
         rpc_host: redact(&lattice.nats),
     };
-    let state = LatticeState::open(client.clone(), &lattice.lattice)
+    let placement = lattice.placement();
+    let state = LatticeState::open_in(client.clone(), &lattice.lattice, &placement)
         .await
         .context(
-            "could not open the lattice state in JetStream; is nats-server running with -js?",
+            "could not open the lattice state in JetStream; is nats-server running with -js (on a leaf node: is --js-domain the hub's domain)?",
         )?;
     let server = ctl::serve(
         client.clone(),
@@ -174,16 +175,21 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
     .await?;
     let info = host.info();
     // Apps: every host serves the wadm API; one at a time reconciles.
-    let apps = weft_apps::server::ApiServer::start(client.clone(), &lattice.lattice)
+    let apps = weft_apps::server::ApiServer::start(client.clone(), &lattice.lattice, &placement)
         .await
         .map_err(|e| anyhow::anyhow!("could not serve the app API: {e}"))?;
     let reconciler = if args.no_reconciler {
         None
     } else {
         Some(
-            weft_apps::reconciler::Reconciler::start(client.clone(), subjects.clone(), &info.id)
-                .await
-                .map_err(|e| anyhow::anyhow!("could not start the reconciler: {e}"))?,
+            weft_apps::reconciler::Reconciler::start(
+                client.clone(),
+                subjects.clone(),
+                &info.id,
+                &placement,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("could not start the reconciler: {e}"))?,
         )
     };
     events

@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
+use weft_keyvalue_nats::bucket::Placement;
 use weft_lattice_client::LatticeClient;
 use weft_lattice_nats::{NatsAuth, connect};
 use weft_lattice_protocol::Subjects;
@@ -23,7 +24,8 @@ pub enum Output {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Lattice")]
 pub struct LatticeArgs {
-    /// The NATS server (`nats://` or `tls://`).
+    /// The NATS server (`nats://` or `tls://`); several servers of one
+    /// cluster separated by commas, tried in turn on every reconnect.
     #[arg(
         long,
         env = "WEFT_NATS_URL",
@@ -90,6 +92,23 @@ pub struct LatticeArgs {
     )]
     pub nats_creds: Option<PathBuf>,
 
+    /// CA certificates (PEM) to trust for the NATS server's TLS
+    /// certificate, besides the system's (implies TLS).
+    #[arg(long, env = "WEFT_NATS_CA", value_name = "FILE", global = true)]
+    pub nats_ca: Option<PathBuf>,
+
+    /// The JetStream domain holding the lattice's state, when it is not
+    /// the one of the server connected to: a host on a leaf node names its
+    /// hub's domain (`jetstream { domain: hub }` there).
+    #[arg(long, env = "WEFT_JS_DOMAIN", value_name = "DOMAIN", global = true)]
+    pub js_domain: Option<String>,
+
+    /// Copies of each lattice bucket when it is first created: 3 in a
+    /// JetStream cluster of 3 or more servers, so losing one loses nothing.
+    #[arg(long, env = "WEFT_JS_REPLICAS", default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u8).range(1..=5), global = true)]
+    pub js_replicas: u8,
+
     /// How long to wait for NATS, and for each answer.
     #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration, global = true)]
     pub timeout: Duration,
@@ -120,6 +139,14 @@ impl LatticeArgs {
         NatsAuth::None
     }
 
+    /// Where the lattice's buckets live (`--js-domain`, `--js-replicas`).
+    pub fn placement(&self) -> Placement {
+        Placement {
+            domain: self.js_domain.clone(),
+            replicas: usize::from(self.js_replicas),
+        }
+    }
+
     /// The lattice's subjects.
     pub fn subjects(&self) -> anyhow::Result<Subjects> {
         Subjects::new(&self.ctl_prefix, &self.lattice).context("check --lattice and --ctl-prefix")
@@ -127,7 +154,14 @@ impl LatticeArgs {
 
     /// Connects to NATS as `name`.
     pub async fn connect(&self, name: &str) -> anyhow::Result<async_nats::Client> {
-        Ok(connect(&self.nats, &self.auth(), name, self.timeout).await?)
+        Ok(connect(
+            &self.nats,
+            &self.auth(),
+            self.nats_ca.as_deref(),
+            name,
+            self.timeout,
+        )
+        .await?)
     }
 
     /// A control-protocol client of the lattice.

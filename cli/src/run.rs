@@ -159,12 +159,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
 /// A backend URL fit to print: credentials (`user:pass@`) are hidden.
 pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
+    weft_lattice_nats::redact(url)
 }
 
 /// Waits for Ctrl-C or SIGTERM.

@@ -206,7 +206,14 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let dashboard = match args.dashboard {
         Some(addr) => {
             let nats = args.host.lattice.connect("weft-ui").await?;
-            let d = crate::ui::start(nats, args.host.lattice.subjects()?, addr, None).await?;
+            let d = crate::ui::start(
+                nats,
+                args.host.lattice.subjects()?,
+                addr,
+                None,
+                args.host.lattice.placement(),
+            )
+            .await?;
             eprintln!("Dashboard: {}", d.url());
             Some(d)
         }

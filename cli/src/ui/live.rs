@@ -46,7 +46,7 @@ async fn events(
         .subscribe(ui.subjects.events())
         .await
         .map_err(|e| bad(&e))?;
-    let store = AppStore::open(ui.nats.clone(), &ui.name)
+    let store = AppStore::open_in(ui.nats.clone(), &ui.name, &ui.placement)
         .await
         .map_err(|e| bad(&e))?;
     let statuses = store.status_changes().await.map_err(|e| bad(&e))?;

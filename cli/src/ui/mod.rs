@@ -24,6 +24,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use weft_apps::client::AppClient;
+use weft_keyvalue_nats::bucket::Placement;
 use weft_lattice_client::LatticeClient;
 use weft_lattice_nats::LatticeState;
 use weft_lattice_protocol::Subjects;
@@ -70,6 +71,8 @@ pub(crate) struct Ui {
     pub(crate) subjects: Subjects,
     pub(crate) name: String,
     pub(crate) known: Arc<views::Known>,
+    /// Where the lattice's buckets live.
+    pub(crate) placement: Placement,
     token: Option<String>,
 }
 
@@ -100,10 +103,11 @@ pub async fn start(
     subjects: Subjects,
     addr: SocketAddr,
     token: Option<String>,
+    placement: Placement,
 ) -> anyhow::Result<Dashboard> {
     let token = effective_token(addr, token);
     let name = subjects.lattice().to_owned();
-    let state = LatticeState::open(nats.clone(), &name)
+    let state = LatticeState::open_in(nats.clone(), &name, &placement)
         .await
         .with_context(|| format!("opening the state of lattice `{name}`"))?;
     let known = Arc::new(views::Known::default());
@@ -122,6 +126,7 @@ pub async fn start(
         subjects,
         name,
         known,
+        placement,
         token: token.clone(),
     });
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
@@ -197,7 +202,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Runs `weft ui`.
 pub async fn ui(args: UiArgs) -> anyhow::Result<()> {
     let nats = args.lattice.connect("weft-ui").await?;
-    let dashboard = start(nats, args.lattice.subjects()?, args.addr, args.token).await?;
+    let dashboard = start(
+        nats,
+        args.lattice.subjects()?,
+        args.addr,
+        args.token,
+        args.lattice.placement(),
+    )
+    .await?;
     println!(
         "The dashboard of lattice `{}` is at {}",
         args.lattice.lattice,

@@ -3,10 +3,10 @@
 //! checks. The holder renews it well before it lapses; when the holder dies
 //! the lease lapses within [`TTL`] and another host takes it.
 
-use async_nats::jetstream::{self, kv};
+use async_nats::jetstream::kv;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
-use weft_keyvalue_nats::bucket::{escape, open_or_create};
+use weft_keyvalue_nats::bucket::{Placement, escape};
 
 /// How long a lease lasts unless renewed.
 pub const TTL: Duration = Duration::from_secs(3);
@@ -29,10 +29,16 @@ pub struct Lease {
 }
 
 impl Lease {
-    /// The lease of `lattice`, claimed as `me` (the host id).
-    pub async fn open(client: async_nats::Client, lattice: &str, me: &str) -> Result<Self, String> {
-        let js = jetstream::new(client);
-        let kv = open_or_create(&js, &format!("weft_{}_lease", escape(lattice)))
+    /// The lease of `lattice`, claimed as `me` (the host id), in
+    /// `placement`'s JetStream domain.
+    pub async fn open(
+        client: async_nats::Client,
+        lattice: &str,
+        me: &str,
+        placement: &Placement,
+    ) -> Result<Self, String> {
+        let kv = placement
+            .open(client, &format!("weft_{}_lease", escape(lattice)))
             .await
             .map_err(|e| e.to_string())?;
         Ok(Self {

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+use weft_keyvalue_nats::bucket::Placement;
 use weft_lattice_client::LatticeClient;
 use weft_lattice_protocol::Subjects;
 use weft_lattice_protocol::wire::{DeleteLink, Link, ScaleComponent, StartProvider};
@@ -38,16 +39,18 @@ pub struct Reconciler {
 }
 
 impl Reconciler {
-    /// Starts the reconciler of host `host_id` on `client`'s lattice.
+    /// Starts the reconciler of host `host_id` on `client`'s lattice, with
+    /// its buckets in `placement`.
     pub async fn start(
         client: async_nats::Client,
         subjects: Subjects,
         host_id: &str,
+        placement: &Placement,
     ) -> Result<Self, String> {
-        let store = AppStore::open(client.clone(), subjects.lattice())
+        let store = AppStore::open_in(client.clone(), subjects.lattice(), placement)
             .await
             .map_err(|e| e.to_string())?;
-        let lease = Lease::open(client.clone(), subjects.lattice(), host_id).await?;
+        let lease = Lease::open(client.clone(), subjects.lattice(), host_id, placement).await?;
         let observed = Observed::default();
         let changed = Arc::new(Notify::new());
         let events = observed

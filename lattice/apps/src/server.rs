@@ -17,6 +17,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
+use weft_keyvalue_nats::bucket::Placement;
 
 /// The API of one lattice's app store, independent of transport.
 #[derive(Clone)]
@@ -30,10 +31,15 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
-    /// Serves `lattice`'s app API on `client` until stopped.
-    pub async fn start(client: async_nats::Client, lattice: &str) -> Result<Self, String> {
+    /// Serves `lattice`'s app API on `client` until stopped, with its
+    /// buckets in `placement`.
+    pub async fn start(
+        client: async_nats::Client,
+        lattice: &str,
+        placement: &Placement,
+    ) -> Result<Self, String> {
         let api = Api {
-            store: AppStore::open(client.clone(), lattice)
+            store: AppStore::open_in(client.clone(), lattice, placement)
                 .await
                 .map_err(|e| e.to_string())?,
         };

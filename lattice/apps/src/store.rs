@@ -5,11 +5,11 @@
 
 use crate::api::Status;
 use crate::manifest::Manifest;
-use async_nats::jetstream::{self, kv};
+use async_nats::jetstream::kv;
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use weft_keyvalue_nats::bucket::{escape, open_or_create, unescape};
+use weft_keyvalue_nats::bucket::{Placement, escape, unescape};
 use weft_lattice_protocol::wire::Link;
 
 /// Key prefix (in the status bucket) of a deleted app's links; `escape`
@@ -128,7 +128,16 @@ pub fn generated_version() -> String {
 impl AppStore {
     /// Opens the store of `lattice`.
     pub async fn open(client: async_nats::Client, lattice: &str) -> Result<Self, StoreError> {
-        let js = jetstream::new(client);
+        Self::open_in(client, lattice, &Placement::default()).await
+    }
+
+    /// Opens the store of `lattice` in `placement`'s JetStream domain,
+    /// creating missing buckets with its replicas.
+    pub async fn open_in(
+        client: async_nats::Client,
+        lattice: &str,
+        placement: &Placement,
+    ) -> Result<Self, StoreError> {
         let bucket = format!("weft_{}_apps", escape(lattice));
         let status_bucket = format!("weft_{}_appstatus", escape(lattice));
         let err = |bucket: &str, e: weft_keyvalue_nats::bucket::BucketError| StoreError::Backend {
@@ -136,10 +145,12 @@ impl AppStore {
             message: e.message,
         };
         Ok(Self {
-            apps: open_or_create(&js, &bucket)
+            apps: placement
+                .open(client.clone(), &bucket)
                 .await
                 .map_err(|e| err(&bucket, e))?,
-            status: open_or_create(&js, &status_bucket)
+            status: placement
+                .open(client, &status_bucket)
                 .await
                 .map_err(|e| err(&status_bucket, e))?,
             bucket,

@@ -36,6 +36,14 @@ pub enum ConnectError {
         /// Why.
         source: std::io::Error,
     },
+    /// The CA file could not be read.
+    #[error("could not read the CA certificates file {path} (--nats-ca): {source}")]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The server could not be reached or refused us.
     #[error(
         "could not connect to NATS at {url}: {source}; is nats-server running there (`nats-server -js`), and are the credentials right?"
@@ -48,18 +56,35 @@ pub enum ConnectError {
     },
 }
 
-/// Connects to `url` (`nats://`, or `tls://` for TLS) as `name`.
+/// Connects to `url` (`nats://`, or `tls://` for TLS; several servers of
+/// one cluster separated by commas) as `name`, trusting the certificates
+/// in `ca` (PEM) besides the system's.
 ///
 /// The first connection must succeed within `timeout`, so a wrong URL is
 /// reported at once; after that the client reconnects without limit and
-/// re-subscribes, so a restarted nats-server is picked up again.
+/// re-subscribes, to any server of the list (or one the cluster
+/// announced), so a restarted or lost nats-server is survived.
 pub async fn connect(
     url: &str,
     auth: &NatsAuth,
+    ca: Option<&std::path::Path>,
     name: &str,
     timeout: Duration,
 ) -> Result<Client, ConnectError> {
-    let options =
+    let servers: Vec<&str> = url
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let Some(ca) = ca
+        && let Err(source) = std::fs::metadata(ca)
+    {
+        return Err(ConnectError::CaFile {
+            path: ca.to_owned(),
+            source,
+        });
+    }
+    let mut options =
         match auth {
             NatsAuth::None => ConnectOptions::new(),
             NatsAuth::UserPassword { user, password } => {
@@ -74,15 +99,32 @@ pub async fn connect(
                     source,
                 })?,
         };
+    if let Some(ca) = ca {
+        options = options.add_root_certificates(ca.to_owned());
+    }
     options
         .name(name)
         .connection_timeout(timeout)
         .max_reconnects(None)
-        .require_tls(url.starts_with("tls://"))
-        .connect(url)
+        .require_tls(servers.iter().any(|s| s.starts_with("tls://")) || ca.is_some())
+        .connect(servers)
         .await
         .map_err(|source| ConnectError::Connect {
-            url: url.to_owned(),
+            url: redact(url),
             source,
         })
+}
+
+/// `url` with any password or token in it replaced by `***` (each server
+/// of a comma-separated list), fit for logs and messages.
+pub fn redact(url: &str) -> String {
+    url.split(',')
+        .map(|one| match (one.find("://"), one.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}://***@{}", &one[..scheme], &one[at + 1..])
+            }
+            _ => one.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }

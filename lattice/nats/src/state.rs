@@ -7,9 +7,9 @@
 //! created as plain streams, because async-nats's `create_key_value` fails
 //! on nats-server 2.9 (see GOTCHAS.md 1).
 
-use async_nats::jetstream::{self, kv};
+use async_nats::jetstream::kv;
 use futures::TryStreamExt;
-use weft_keyvalue_nats::bucket::{escape, open_or_create, unescape};
+use weft_keyvalue_nats::bucket::{Placement, escape, unescape};
 use weft_lattice_protocol::link::{LinkError, check_put};
 use weft_lattice_protocol::validate::{self, Invalid};
 use weft_lattice_protocol::wire::{DeleteLink, Link, StringMap};
@@ -81,8 +81,13 @@ fn store_err(bucket: &str, e: impl std::fmt::Display) -> StateError {
 }
 
 /// Opens (creating if needed) the bucket `name` as a KV store.
-async fn open_bucket(js: &jetstream::Context, name: &str) -> Result<kv::Store, StateError> {
-    open_or_create(js, name)
+async fn open_bucket(
+    client: &async_nats::Client,
+    placement: &Placement,
+    name: &str,
+) -> Result<kv::Store, StateError> {
+    placement
+        .open(client.clone(), name)
         .await
         .map_err(|e| store_err(name, e.message))
 }
@@ -102,13 +107,22 @@ fn slot_key(source: &str, namespace: &str, package: &str, name: &str) -> String 
 impl LatticeState {
     /// Opens the state of `lattice` (a validated subject token).
     pub async fn open(client: async_nats::Client, lattice: &str) -> Result<Self, StateError> {
-        let js = jetstream::new(client);
+        Self::open_in(client, lattice, &Placement::default()).await
+    }
+
+    /// Opens the state of `lattice` in `placement`'s JetStream domain,
+    /// creating missing buckets with its replicas.
+    pub async fn open_in(
+        client: async_nats::Client,
+        lattice: &str,
+        placement: &Placement,
+    ) -> Result<Self, StateError> {
         let lattice = key_part(lattice);
         let config_bucket = format!("weft_{lattice}_config");
         let links_bucket = format!("weft_{lattice}_links");
         Ok(Self {
-            config: open_bucket(&js, &config_bucket).await?,
-            links: open_bucket(&js, &links_bucket).await?,
+            config: open_bucket(&client, placement, &config_bucket).await?,
+            links: open_bucket(&client, placement, &links_bucket).await?,
             config_bucket,
             links_bucket,
         })

@@ -2,6 +2,7 @@
 //! that makes any string a valid key part. Shared by this provider and the
 //! lattice state (`weft-lattice-nats`).
 
+use async_nats::jetstream::context::CreateStreamErrorKind;
 use async_nats::jetstream::{self, kv, stream};
 
 /// Why a bucket could not be opened.
@@ -12,17 +13,88 @@ pub struct BucketError {
     pub bucket: String,
     /// What JetStream said.
     pub message: String,
+    /// Whether trying again may work: JetStream timed out or had no
+    /// leader yet (a cluster starting or electing after a lost server).
+    pub transient: bool,
 }
 
-/// Opens KV bucket `name`, creating it first if needed.
+/// How long [`Placement::open`] keeps trying while JetStream is not ready.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Where buckets live: which JetStream domain answers and how many servers
+/// keep a copy of a bucket that is created.
+///
+/// A host on a leaf node reaches its hub's JetStream through the hub's
+/// domain (`jetstream { domain: hub }` on the hub); a bucket in a
+/// JetStream cluster survives the loss of a server only with replicas > 1
+/// (3 servers and 3 replicas survive one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// The JetStream domain, or `None` for the one of the server connected to.
+    pub domain: Option<String>,
+    /// Copies of each bucket created (an existing bucket keeps its own).
+    pub replicas: usize,
+}
+
+impl Default for Placement {
+    fn default() -> Self {
+        Self {
+            domain: None,
+            replicas: 1,
+        }
+    }
+}
+
+impl Placement {
+    /// A JetStream context on `client` in this placement's domain.
+    pub fn context(&self, client: async_nats::Client) -> jetstream::Context {
+        match &self.domain {
+            Some(domain) => jetstream::with_domain(client, domain),
+            None => jetstream::new(client),
+        }
+    }
+
+    /// Opens KV bucket `name` on `client`, creating it first if needed.
+    ///
+    /// While JetStream times out or has no leader (a cluster that is still
+    /// forming, several hosts creating the same replicated buckets at
+    /// once), it tries again for up to 30 s, saying so in the log.
+    pub async fn open(
+        &self,
+        client: async_nats::Client,
+        name: &str,
+    ) -> Result<kv::Store, BucketError> {
+        let js = self.context(client);
+        let deadline = tokio::time::Instant::now() + READY_WITHIN;
+        let mut pause = std::time::Duration::from_millis(100);
+        loop {
+            match open_or_create(&js, name, self.replicas).await {
+                Err(e) if e.transient && tokio::time::Instant::now() + pause < deadline => {
+                    tracing::info!("{e}; trying again in {pause:?}");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(2));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Opens KV bucket `name`, creating it first (with `replicas` copies) if
+/// needed.
 ///
 /// The bucket's stream is created directly (`KV_<name>`, history 1): async-
 /// nats's `create_key_value` asks `$JS.API.INFO`, whose reply on
 /// nats-server 2.9 it cannot parse.
-pub async fn open_or_create(js: &jetstream::Context, name: &str) -> Result<kv::Store, BucketError> {
-    let err = |e: &dyn std::fmt::Display| BucketError {
+pub async fn open_or_create(
+    js: &jetstream::Context,
+    name: &str,
+    replicas: usize,
+) -> Result<kv::Store, BucketError> {
+    let err = |e: &dyn std::fmt::Display, transient: bool| BucketError {
         bucket: name.to_owned(),
         message: e.to_string(),
+        transient,
     };
     let config = stream::Config {
         name: format!("KV_{name}"),
@@ -33,11 +105,23 @@ pub async fn open_or_create(js: &jetstream::Context, name: &str) -> Result<kv::S
         deny_delete: true,
         allow_direct: true,
         storage: stream::StorageType::File,
-        num_replicas: 1,
+        num_replicas: replicas.max(1),
         ..Default::default()
     };
-    js.get_or_create_stream(config).await.map_err(|e| err(&e))?;
-    js.get_key_value(name).await.map_err(|e| err(&e))
+    js.get_or_create_stream(config).await.map_err(|e| {
+        let transient = match e.kind() {
+            CreateStreamErrorKind::TimedOut | CreateStreamErrorKind::JetStreamUnavailable => true,
+            // 10008: "JetStream system temporarily unavailable" (no leader).
+            CreateStreamErrorKind::JetStream(j) => j.error_code().0 == 10008,
+            _ => false,
+        };
+        err(&e, transient)
+    })?;
+    js.get_key_value(name).await.map_err(|e| {
+        // The kind says only "failed to get the bucket"; the cause says why.
+        let transient = format!("{e:?}").contains("TimedOut");
+        err(&e, transient)
+    })
 }
 
 /// A key part fit for a KV key: bytes outside `[A-Za-z0-9_-]` become `=XX`.

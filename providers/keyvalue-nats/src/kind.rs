@@ -1,6 +1,7 @@
 //! `builtin:keyvalue-nats`: start a [`NatsKeyValue`] from named config.
 
 use crate::NatsKeyValue;
+use crate::bucket::Placement;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,7 +11,9 @@ use weft_capability::provider::{self, Capability, ProviderKind, only_keys};
 pub const DEFAULT_BUCKET: &str = "weft_keyvalue";
 
 /// The provider kind; config keys: `url` (required, `nats://…`), `bucket`
-/// (the KV bucket, default `weft_keyvalue`).
+/// (the KV bucket, default `weft_keyvalue`), `js_domain` (the JetStream
+/// domain, for a hub's JetStream seen from a leaf node) and `replicas`
+/// (copies of the bucket when it is created, default 1).
 #[derive(Debug, Default)]
 pub struct NatsKeyValueKind;
 
@@ -20,7 +23,7 @@ impl ProviderKind for NatsKeyValueKind {
         &self,
         config: &BTreeMap<String, String>,
     ) -> Result<Capability, provider::Error> {
-        only_keys(config, &["url", "bucket"])?;
+        only_keys(config, &["url", "bucket", "js_domain", "replicas"])?;
         let url = config
             .get("url")
             .ok_or_else(|| provider::Error::MissingKey("url".into()))?;
@@ -35,12 +38,28 @@ impl ProviderKind for NatsKeyValueKind {
                 reason: format!("`{bucket}` must be letters, digits, `-` or `_`"),
             });
         }
+        let placement = Placement {
+            domain: config.get("js_domain").cloned(),
+            replicas: match config.get("replicas") {
+                None => 1,
+                Some(n) => n
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=5).contains(n))
+                    .ok_or_else(|| provider::Error::BadValue {
+                        key: "replicas".into(),
+                        reason: format!("`{n}` must be a number from 1 to 5"),
+                    })?,
+            },
+        };
         let nats = async_nats::connect(url.as_str()).await.map_err(|e| {
             provider::Error::Backend(format!("could not connect to NATS at {url}: {e}"))
         })?;
-        let kv = NatsKeyValue::open(nats, bucket).await.map_err(|e| {
-            provider::Error::Backend(format!("could not open KV bucket `{bucket}`: {e}"))
-        })?;
+        let kv = NatsKeyValue::open_in(nats, bucket, &placement)
+            .await
+            .map_err(|e| {
+                provider::Error::Backend(format!("could not open KV bucket `{bucket}`: {e}"))
+            })?;
         Ok(Capability::KeyValue(Arc::new(kv)))
     }
 }

@@ -22,7 +22,7 @@ mod kind;
 
 pub use kind::NatsKeyValueKind;
 
-use async_nats::jetstream::{self, kv};
+use async_nats::jetstream::kv;
 use async_trait::async_trait;
 use bucket::{escape, unescape};
 use futures::TryStreamExt;
@@ -51,8 +51,18 @@ fn kv_key(bucket: &str, key: &str) -> String {
 impl NatsKeyValue {
     /// Opens KV bucket `bucket` on `nats`, creating it if needed.
     pub async fn open(nats: async_nats::Client, bucket: &str) -> Result<Self, Error> {
-        let js = jetstream::new(nats);
-        let store = bucket::open_or_create(&js, bucket)
+        Self::open_in(nats, bucket, &bucket::Placement::default()).await
+    }
+
+    /// Opens KV bucket `bucket` on `nats` in `placement`'s JetStream
+    /// domain, creating it with its replicas if needed.
+    pub async fn open_in(
+        nats: async_nats::Client,
+        bucket: &str,
+        placement: &bucket::Placement,
+    ) -> Result<Self, Error> {
+        let store = placement
+            .open(nats, bucket)
             .await
             .map_err(|e| Error::Backend {
                 backend: "nats-kv",

@@ -44,7 +44,14 @@ pub async fn start_host(
     labels: &[(&str, &str)],
 ) -> anyhow::Result<LatticeHost> {
     let subjects = Subjects::new("wasmbus.ctl", lattice)?;
-    let client = connect(url, &NatsAuth::None, "test-host", Duration::from_secs(5)).await?;
+    let client = connect(
+        url,
+        &NatsAuth::None,
+        None,
+        "test-host",
+        Duration::from_secs(5),
+    )
+    .await?;
     let oci_dir = tempfile::tempdir()?;
     let oci = Arc::new(weft_oci::Puller::new(
         weft_oci::PullerConfig::new(oci_dir.path()),
