@@ -27,6 +27,10 @@ Examples:
   weft host                              # join lattice `default` on nats://127.0.0.1:4222
   weft host --lattice prod --label zone=eu --label gpu=true
   weft host --nats tls://nats.example.com:4222 --nats-creds ~/.nats/weft.creds
+  weft host --nats tls://10.0.0.1:4222 --nats-ca ca.pem     # a CA of your own
+  weft host --nats nats://10.0.0.1:4222,nats://10.0.0.2:4222 --js-replicas 3
+                                         # a JetStream cluster (deploy/nats)
+  weft host --nats nats://edge:4222 --js-domain hub   # on a leaf node
   weft host --metrics 127.0.0.1:9090     # Prometheus metrics at /metrics
   weft host --otlp http://127.0.0.1:4318 # spans to an OpenTelemetry collector
   weft host --allow-registry ghcr.io --require-digest   # only pinned images from ghcr.io
