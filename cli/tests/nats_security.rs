@@ -24,6 +24,13 @@ async fn server(dir: &Path, config: &str) -> anyhow::Result<NatsServer> {
     .await
 }
 
+/// A nats-server from `config` in a temp dir of its own.
+async fn fresh_server(config: &str) -> anyhow::Result<(tempfile::TempDir, NatsServer)> {
+    let dir = tempfile::tempdir()?;
+    let nats = server(dir.path(), config).await?;
+    Ok((dir, nats))
+}
+
 /// `weft ARGS` to the end: (exit code, stdout, stderr).
 async fn weft(args: &[&str]) -> anyhow::Result<(i32, String, String)> {
     let out = Command::new(WEFT).args(args).output().await?;
@@ -165,12 +172,7 @@ async fn tls_with_our_own_ca_is_trusted_only_when_given() -> anyhow::Result<()> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_with_wrong_credentials_fails_at_once_and_says_why() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let nats = server(
-        dir.path(),
-        "authorization { user: weft, password: right }\n",
-    )
-    .await?;
+    let (_dir, nats) = fresh_server("authorization { user: weft, password: right }\n").await?;
     let url = nats.url();
     let out = tokio::time::timeout(
         Duration::from_secs(20),
@@ -224,9 +226,7 @@ async fn a_host_with_wrong_credentials_fails_at_once_and_says_why() -> anyhow::R
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_accounts_with_the_same_lattice_name_do_not_see_each_other() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let nats = server(
-        dir.path(),
+    let (_dir, nats) = fresh_server(
         "accounts {\n\
            TEAM_A: { jetstream: enabled, users: [ { user: a, password: pa } ] }\n\
            TEAM_B: { jetstream: enabled, users: [ { user: b, password: pb } ] }\n\
