@@ -23,7 +23,7 @@ mod server;
 
 pub use kind::HttpServerKind;
 pub use router::{Route, Router};
-pub use server::{HttpServer, HttpServerConfig};
+pub use server::{HttpServer, HttpServerConfig, serve_connection};
 
 /// Errors of the HTTP server provider.
 #[derive(Debug, thiserror::Error)]

@@ -123,33 +123,48 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
-        let mut stop = stop.clone();
+        let stop = stop.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req: http::Request<Incoming>| {
-                // Pick before the future: it then owns only the route.
-                let host = req
-                    .headers()
-                    .get(header::HOST)
-                    .and_then(|v| v.to_str().ok());
-                let route = router.pick(host, req.uri().path());
-                serve(route, max_body, req)
-            });
-            let connection = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
-            let mut connection = std::pin::pin!(connection);
-            let ended = tokio::select! {
-                ended = connection.as_mut() => ended,
-                () = stopping(&mut stop) => {
-                    // Finish the request in flight, then close.
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
-            };
-            if let Err(e) = ended {
+            if let Err(e) = serve_connection(stream, router, max_body, stop).await {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
         });
+    }
+}
+
+/// Serves HTTP/1.1 requests arriving on `io` (one client connection) to the
+/// routes of `router`, bodies limited to `max_body` bytes, until the client
+/// closes or `stop` turns true (the request in flight is finished first).
+/// Public so the fuzzer can feed it raw bytes.
+pub async fn serve_connection<I>(
+    io: I,
+    router: Arc<Router>,
+    max_body: usize,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), hyper::Error>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req: http::Request<Incoming>| {
+        // Pick before the future: it then owns only the route.
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok());
+        let route = router.pick(host, req.uri().path());
+        serve(route, max_body, req)
+    });
+    let connection = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), service);
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        ended = connection.as_mut() => ended,
+        () = stopping(&mut stop) => {
+            // Finish the request in flight, then close.
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
     }
 }
 

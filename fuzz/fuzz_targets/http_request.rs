@@ -1,0 +1,72 @@
+//! Raw bytes from an HTTP client as the HTTP server provider takes them:
+//! parsing, the body limit and routing, up to the handler a guest sits
+//! behind. Any bytes must give a response or a closed connection, never a
+//! panic, and the handler never sees a body over the limit.
+#![no_main]
+
+use http_body_util::{BodyExt, Full};
+use libfuzzer_sys::fuzz_target;
+use std::sync::{Arc, OnceLock};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use weft_capability::http::{Body, Error, IncomingHandler};
+use weft_http_server::{Route, Router, serve_connection};
+
+const MAX_BODY: usize = 1024;
+
+/// Reads the whole body, as a guest reading its input stream would, and
+/// answers with what it saw.
+struct Echo;
+
+#[async_trait::async_trait]
+impl IncomingHandler for Echo {
+    async fn handle(&self, request: http::Request<Body>) -> Result<http::Response<Body>, Error> {
+        let (parts, body) = request.into_parts();
+        let seen = match body.collect().await {
+            Ok(body) => {
+                let bytes = body.to_bytes();
+                assert!(
+                    bytes.len() <= MAX_BODY,
+                    "a body over the limit reached the guest"
+                );
+                format!("{} {} {}", parts.method, parts.uri, bytes.len())
+            }
+            Err(e) => format!("body error: {e}"),
+        };
+        Ok(http::Response::new(
+            Full::new(seen.into())
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        ))
+    }
+}
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    runtime().block_on(async {
+        let router = Arc::new(Router::default());
+        router.add(Route::new("echo", Arc::new(Echo)));
+        router.add(Route::new("api", Arc::new(Echo)).with_path_prefix("/api"));
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let (_stop, stop) = tokio::sync::watch::channel(false);
+        let serving = tokio::spawn(serve_connection(server, router, MAX_BODY, stop));
+        let _ = client.write_all(data).await;
+        let _ = client.shutdown().await;
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            client.read_to_end(&mut answer),
+        )
+        .await;
+        drop(client);
+        let _ = serving.await;
+    });
+});
