@@ -9,6 +9,7 @@
 //! cargo run --release -p weft-bench -- density --copies 10000
 //! cargo run --release -p weft-bench -- auction --hosts 10
 //! cargo run --release -p weft-bench -- pipeline
+//! cargo run --release -p weft-bench -- neighbours
 //! ```
 
 mod auction;
@@ -20,6 +21,7 @@ mod failover;
 mod hosts;
 mod lattice;
 mod load;
+mod neighbours;
 mod pipeline;
 mod report;
 
@@ -71,6 +73,9 @@ enum Scenario {
     /// Host loss: SIGKILL of a host running an app to the app reporting
     /// Deployed again on the others.
     Failover(failover::FailoverArgs),
+    /// A well-behaved component's throughput alone and beside guests that
+    /// loop, allocate, recurse and flood the log on the same host.
+    Neighbours(neighbours::NeighboursArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -118,7 +123,7 @@ async fn all(args: AllArgs) -> anyhow::Result<()> {
     let seconds = args.seconds.to_string();
     let copies = args.copies.to_string();
     let mut figures = Vec::new();
-    let plan: [&[&str]; 8] = [
+    let plan: [&[&str]; 9] = [
         &["http", "--seconds", &seconds],
         &["lattice", "--seconds", &seconds],
         &["calls"],
@@ -126,6 +131,7 @@ async fn all(args: AllArgs) -> anyhow::Result<()> {
         &["density", "--copies", &copies],
         &["auction"],
         &["pipeline"],
+        &["neighbours", "--seconds", &seconds],
         &["failover", "--runs", "5"],
     ];
     for argv in plan {
@@ -139,6 +145,7 @@ async fn all(args: AllArgs) -> anyhow::Result<()> {
             Scenario::Calls(a) => calls::run(a).await?,
             Scenario::Auction(a) => auction::run(a).await?,
             Scenario::Pipeline(a) => pipeline::run(a).await?,
+            Scenario::Neighbours(a) => neighbours::run(a).await?,
             Scenario::All(_) => Vec::new(),
         };
         figures.extend(found);
@@ -177,6 +184,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Calls(args) => calls::run(args).await.map(drop),
             Scenario::Auction(args) => auction::run(args).await.map(drop),
             Scenario::Pipeline(args) => pipeline::run(args).await.map(drop),
+            Scenario::Neighbours(args) => neighbours::run(args).await.map(drop),
             Scenario::All(args) => all(args).await,
         }
     })

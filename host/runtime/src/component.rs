@@ -113,12 +113,14 @@ pub struct Component {
     pub(crate) invocations: Arc<Invocations>,
 }
 
-/// Counts one invocation as running while it lives.
-pub(crate) struct Active<'a>(&'a AtomicUsize);
+/// Counts one invocation as running (in its component and on the host)
+/// while it lives.
+pub(crate) struct Active<'a>(&'a AtomicUsize, &'a AtomicUsize);
 
 impl Drop for Active<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Release);
+        self.1.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -310,7 +312,8 @@ impl Component {
     /// Marks an invocation as running until the guard is dropped.
     pub(crate) fn active(&self) -> Active<'_> {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        Active(&self.in_flight)
+        self.runtime.busy.fetch_add(1, Ordering::Relaxed);
+        Active(&self.in_flight, &self.runtime.busy)
     }
 
     /// Whether the component exports `wasi:http/incoming-handler`.
@@ -337,15 +340,30 @@ impl Component {
             logging: logging::Ctx::new(self.id.clone()),
             limits,
             deadline: Instant::now() + self.limits.timeout,
+            ticks: 0,
         };
         let mut store = Store::new(self.runtime.engine(), state);
         store.limiter(|s| &mut s.limits);
         // At every epoch tick: stop the guest if its invocation is past its
         // deadline, otherwise yield so a busy guest never starves the
-        // executor thread it runs on.
-        store.epoch_deadline_callback(|ctx| {
-            if Instant::now() >= ctx.data().deadline {
+        // executor thread it runs on. An invocation that keeps running past
+        // a burst while other invocations run is throttled: it pauses for
+        // a few ticks after each one,
+        // so a guest that spins (or is just slow) leaves the cores to the
+        // short invocations of its neighbours.
+        let busy = self.runtime.busy.clone();
+        store.epoch_deadline_callback(move |mut ctx| {
+            let state = ctx.data_mut();
+            if Instant::now() >= state.deadline {
                 return Ok(UpdateDeadline::Interrupt);
+            }
+            state.ticks = state.ticks.saturating_add(1);
+            if state.ticks > crate::engine::BURST_TICKS && busy.load(Ordering::Relaxed) > 1 {
+                let pause = crate::engine::EPOCH_TICK * crate::engine::PAUSE_TICKS;
+                return Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::time::sleep(pause)),
+                ));
             }
             Ok(UpdateDeadline::YieldCustom(
                 1,

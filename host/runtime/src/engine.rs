@@ -10,7 +10,16 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 /// How often the epoch ticker advances the engine's epoch: how often a running
 /// guest yields to the executor and has its deadline checked.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Ticks an invocation runs at full speed before it is throttled, while
+/// other invocations run beside it.
+pub(crate) const BURST_TICKS: u32 = 5;
+
+/// Ticks a throttled invocation pauses after each tick it runs: it gets at
+/// most 1 / (1 + PAUSE_TICKS) of a core while others want it. Alone on the
+/// host it is never throttled.
+pub(crate) const PAUSE_TICKS: u32 = 3;
 
 /// Bytes of a freed instance's memory and tables kept resident and reset
 /// in place, so the next instance in the slot neither faults them in again
@@ -62,6 +71,9 @@ pub struct Runtime {
     /// Everything the host provides, defined once; each component loads
     /// with a clone of it (building it takes a few hundred microseconds).
     linker: Arc<Linker<State>>,
+    /// Invocations running now across every component of the host: a
+    /// long-running one is throttled only while others run beside it.
+    pub(crate) busy: Arc<std::sync::atomic::AtomicUsize>,
     _ticker: Arc<Ticker>,
 }
 
@@ -112,6 +124,7 @@ impl Runtime {
             engine,
             config,
             linker: Arc::new(linker),
+            busy: Arc::default(),
             _ticker: Arc::new(ticker),
         })
     }

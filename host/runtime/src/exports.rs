@@ -6,7 +6,7 @@ use crate::calls::decode;
 use crate::component::Component;
 use crate::links::unversioned;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wasmtime::Engine;
 use wasmtime::component::types::{ComponentFunc, ComponentItem};
 use wasmtime::component::{ComponentExportIndex, Val};
@@ -223,8 +223,7 @@ impl Component {
             None => None,
         };
         let mut store = self.new_store();
-        let deadline = Instant::now() + self.limits.timeout.min(timeout);
-        store.data_mut().deadline = deadline;
+        store.data_mut().begin(self.limits.timeout.min(timeout));
         let instance = self
             .pre
             .instantiate_async(&mut store)

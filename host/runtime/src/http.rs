@@ -56,7 +56,7 @@ impl Component {
             Some(p) => (p.store, Some(p.proxy), p.uses),
             None => (self.new_store(), None, 0),
         };
-        store.data_mut().deadline = std::time::Instant::now() + self.limits.timeout;
+        store.data_mut().begin(self.limits.timeout);
         store.set_epoch_deadline(1);
         self.refresh_links(store.data_mut());
 

@@ -23,6 +23,17 @@ pub struct State {
     pub(crate) limits: StoreLimits,
     /// When the current invocation must stop (checked at every epoch tick).
     pub(crate) deadline: std::time::Instant,
+    /// Epoch ticks the current invocation has been running at: past a
+    /// burst it is throttled (see `Component::new_store`).
+    pub(crate) ticks: u32,
+}
+
+impl State {
+    /// Starts an invocation that must end within `timeout`.
+    pub(crate) fn begin(&mut self, timeout: std::time::Duration) {
+        self.deadline = std::time::Instant::now() + timeout;
+        self.ticks = 0;
+    }
 }
 
 impl WasiView for State {

@@ -1,0 +1,171 @@
+//! Scenario 10: a well-behaved component beside hostile ones on the same
+//! host. Its HTTP throughput alone, then while neighbours spin in an
+//! endless loop, allocate without end, recurse deeply and flood the log as
+//! fast as clients can ask, each stopped by its own limits.
+
+use crate::load;
+use crate::report::{Better, Figure};
+use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use weft_host::HostBuilder;
+use weft_http_server::{HttpServer, HttpServerConfig, Route, Router};
+use weft_runtime::{ComponentSpec, Limits};
+
+/// `weft-bench neighbours` arguments.
+#[derive(Debug, clap::Args)]
+pub struct NeighboursArgs {
+    /// The well-behaved component (HTTP hello).
+    #[arg(
+        long,
+        default_value = "target/guests/wasm32-wasip2/release/http_hello.wasm"
+    )]
+    component: PathBuf,
+    /// The hostile one (the test guest: /loop, /alloc, /recurse, /log).
+    #[arg(
+        long,
+        default_value = "target/guests/wasm32-wasip2/release/test_guest.wasm"
+    )]
+    hostile: PathBuf,
+    /// Seconds of load per measurement (after a 1 s warm-up).
+    #[arg(long, default_value_t = 3)]
+    seconds: u64,
+    /// Client connections to the well-behaved component.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// Clients per hostile path, each asking again as soon as answered.
+    #[arg(long, default_value_t = 2)]
+    attackers: usize,
+    /// Which hostile paths to ask (comma-separated; default all four).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "/loop,/alloc,/recurse,/log"
+    )]
+    paths: Vec<String>,
+    /// Rounds (alone, then beside hostiles); figures are medians.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+}
+
+async fn serve(router: Arc<Router>) -> anyhow::Result<HttpServer> {
+    let config = HttpServerConfig {
+        address: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..HttpServerConfig::default()
+    };
+    Ok(HttpServer::bind(config, router).await?)
+}
+
+/// Asks `path` of `addr` again and again until `stop`; answers by status.
+async fn attack(
+    addr: SocketAddr,
+    path: String,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<BTreeMap<u16, u64>> {
+    let mut statuses = BTreeMap::new();
+    while !stop.load(Ordering::Relaxed) {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        while !stop.load(Ordering::Relaxed) {
+            let req = http::Request::get(path.as_str())
+                .header(http::header::HOST, "localhost")
+                .body(Empty::<Bytes>::new())?;
+            let Ok(resp) = sender.send_request(req).await else {
+                break;
+            };
+            *statuses.entry(resp.status().as_u16()).or_insert(0) += 1;
+            let _ = resp.into_body().collect().await;
+        }
+    }
+    Ok(statuses)
+}
+
+/// Runs the scenario; prints each round and the hostile answers.
+pub async fn run(args: NeighboursArgs) -> anyhow::Result<Vec<Figure>> {
+    let read =
+        |p: &PathBuf| -> anyhow::Result<Vec<u8>> { Ok(std::fs::read(crate::guest_file(p)?)?) };
+    let (good_wasm, bad_wasm) = (read(&args.component)?, read(&args.hostile)?);
+    let host = HostBuilder::new().build()?;
+    let good = host
+        .start_component(&good_wasm, ComponentSpec::new("good"))
+        .await?;
+    let limits = Limits {
+        max_memory: 16 << 20,
+        timeout: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let bad = host
+        .start_component(
+            &bad_wasm,
+            ComponentSpec {
+                limits,
+                ..ComponentSpec::new("hostile")
+            },
+        )
+        .await?;
+    let good_router = Arc::new(Router::default());
+    good_router.add(Route::new("good", good));
+    let bad_router = Arc::new(Router::default());
+    bad_router.add(Route::new("hostile", bad));
+    let (good_server, bad_server) = (serve(good_router).await?, serve(bad_router).await?);
+    let duration = Duration::from_secs(args.seconds);
+
+    let (mut alone, mut beside) = (Vec::new(), Vec::new());
+    let mut answers: BTreeMap<(String, u16), u64> = BTreeMap::new();
+    let mut errors = 0;
+    for round in 0..args.rounds.max(1) {
+        let quiet = load::run(good_server.local_addr(), args.connections, duration).await?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut attackers = Vec::new();
+        for path in &args.paths {
+            for _ in 0..args.attackers {
+                let task = attack(bad_server.local_addr(), path.clone(), stop.clone());
+                attackers.push((path.clone(), tokio::spawn(task)));
+            }
+        }
+        let noisy = load::run(good_server.local_addr(), args.connections, duration).await?;
+        stop.store(true, Ordering::Relaxed);
+        for (path, task) in attackers {
+            for (status, n) in task.await.context("attacker")?? {
+                *answers.entry((path.clone(), status)).or_insert(0) += n;
+            }
+        }
+        println!(
+            "round {}: alone {:.0} req/s, beside hostiles {:.0} req/s (p99 {} µs → {} µs)",
+            round + 1,
+            quiet.rps,
+            noisy.rps,
+            quiet.p99_us,
+            noisy.p99_us
+        );
+        errors += quiet.errors + noisy.errors;
+        alone.push(quiet.rps);
+        beside.push(noisy.rps);
+    }
+    for ((path, status), n) in &answers {
+        println!("hostile {path}: {n} × {status}");
+    }
+    println!("well-behaved component: {errors} failed requests");
+    let (alone, beside) = (crate::median(&alone), crate::median(&beside));
+    let ratio = beside / alone.max(f64::MIN_POSITIVE);
+    Ok(vec![
+        Figure::new(
+            "10. neighbour beside hostile guests",
+            "req/s",
+            Better::Higher,
+            beside,
+            "the same component, alone",
+            alone,
+        )
+        .target("≥ 0.9× alone", ratio >= 0.9 && errors == 0),
+    ])
+}
