@@ -10,7 +10,7 @@
 //! use weft_lattice_protocol::Subjects;
 //!
 //! let url = "nats://127.0.0.1:4222";
-//! let client = connect(url, &NatsAuth::None, "weft-host", Duration::from_secs(5)).await?;
+//! let client = connect(url, &NatsAuth::None, None, "weft-host", Duration::from_secs(5)).await?;
 //! let subjects = Subjects::new("wasmbus.ctl", "default")?;
 //! let events = Events::new(client.clone(), subjects.clone(), host.id());
 //! let endpoints = Endpoints { lattice: "default".into(), ctl_host: url.into(), rpc_host: url.into() };
