@@ -150,23 +150,18 @@ fn status(import: &str, id: Option<&str>, links: &[Link]) -> String {
         return "provided by the host".into();
     }
     let unversioned = import.split('@').next().unwrap_or(import);
-    let Some((package, interface)) = unversioned.split_once('/') else {
+    if !unversioned
+        .split_once('/')
+        .is_some_and(|(p, _)| p.contains(':'))
+    {
         return "not linkable".into();
-    };
-    let Some((namespace, package)) = package.split_once(':') else {
-        return "not linkable".into();
-    };
+    }
     let Some(id) = id else {
         return "needs a link".into();
     };
     let linked: Vec<String> = links
         .iter()
-        .filter(|l| {
-            l.source_id == id
-                && l.wit_namespace == namespace
-                && l.wit_package == package
-                && l.interfaces.iter().any(|i| i == interface)
-        })
+        .filter(|l| l.serves(id, import))
         .map(|l| {
             if l.name == "default" {
                 format!("→ {}", l.target)

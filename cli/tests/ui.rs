@@ -208,6 +208,39 @@ async fn every_endpoint_answers_and_bad_input_gets_a_clear_error() -> anyhow::Re
     assert_eq!(c["app"], "kv-counter");
     assert_eq!(c["max_instances"], 2);
     assert_eq!(c["links"][0]["target"], "kv_counter-kv", "{c}");
+    // Every import of the app's component has its link; the same code
+    // started alone has none, and the dashboard says which.
+    assert_eq!(c["unlinked"], json!([]), "{c}");
+    let lonely = format!("file://{}", guests::path("kv_counter")?.display());
+    let (code, _, err) = weft_tests::cli::run_on(
+        WEFT,
+        &nats.url(),
+        "ui1",
+        &["start", "component", &lonely, "lonely"],
+    )
+    .await?;
+    assert_eq!(code, 0, "{err}");
+    let c = wait_for(
+        "lonely in the dashboard",
+        Duration::from_secs(20),
+        || async { api.get("/api/components/lonely").await.ok() },
+    )
+    .await?;
+    let unlinked: Vec<&str> = c["unlinked"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        unlinked
+            .iter()
+            .any(|i| i.starts_with("wasi:keyvalue/store@"))
+            && unlinked
+                .iter()
+                .any(|i| i.starts_with("wasi:keyvalue/atomics@")),
+        "{c}"
+    );
     assert!(
         c["digest"]
             .as_str()

@@ -76,7 +76,10 @@ function renderApps(apps) {
 function renderComponents(cs) {
   $("#components tbody").innerHTML = cs.map((c) => {
     const hosts = c.hosts.map((h) => `${esc(h.friendly_name)} ×${h.max_instances}`).join("<br>");
-    const links = c.links.map((l) => `<code>${esc(l.interfaces)}</code> → ${esc(l.target)}`).join("<br>") || `<span class="muted">none</span>`;
+    const linked = c.links.map((l) => `<code>${esc(l.interfaces)}</code> → ${esc(l.target)}`);
+    // Imports with no link: calls to them fail until one is put.
+    const unlinked = (c.unlinked || []).map((i) => `<span class="warn" title="calls fail until a link is put">not linked: <code>${esc(i)}</code></span>`);
+    const links = linked.concat(unlinked).join("<br>") || `<span class="muted">none</span>`;
     const digest = c.digest ? `<div class="muted small mono" title="${esc(c.digest)}">${esc(c.digest.slice(0, 19))}…</div>` : "";
     const app = c.app ? `<div class="muted small">app ${esc(c.app)}</div>` : "";
     return `<tr data-component="${esc(c.id)}">

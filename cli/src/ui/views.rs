@@ -50,6 +50,8 @@ pub struct ComponentView {
     pub links: Vec<Wire>,
     /// Links that reach it (this component as target).
     pub linked_from: Vec<Wire>,
+    /// Its imports that no link serves: calls to them fail.
+    pub unlinked: Vec<String>,
 }
 
 /// A provider across the lattice.
@@ -168,6 +170,12 @@ pub fn components(inventories: &[HostInventory], links: &[Link]) -> Vec<Componen
                     .iter()
                     .filter(|l| l.target == c.id)
                     .map(|l| wire(l, &l.source_id))
+                    .collect(),
+                unlinked: c
+                    .imports
+                    .iter()
+                    .filter(|i| !links.iter().any(|l| l.serves(&c.id, i)))
+                    .cloned()
                     .collect(),
             });
             view.max_instances += c.max_instances;

@@ -41,6 +41,8 @@ pub struct ComponentInfo {
     pub max_instances: Option<u32>,
     /// Annotations it was started with.
     pub annotations: BTreeMap<String, String>,
+    /// Its imports that only a link serves.
+    pub imports: Vec<String>,
 }
 
 /// Why a host does not bid in an auction, for people ("has no label zone").
@@ -190,6 +192,7 @@ impl HostApi for Host {
                     digest: c.digest().to_owned(),
                     max_instances: c.max_concurrent(),
                     annotations: deployment.map(|d| d.annotations).unwrap_or_default(),
+                    imports: c.link_imports().to_vec(),
                 }
             })
             .collect();

@@ -92,6 +92,8 @@ pub struct Component {
     pub(crate) handler: Option<GuestIndices>,
     /// Its exported interface functions, for links from other components.
     pub(crate) exports: Exports,
+    /// Its imports that only a link serves.
+    pub(crate) link_imports: Arc<[String]>,
     pub(crate) digest: String,
     pub(crate) origin: Origin,
     pub(crate) config: Config,
@@ -175,6 +177,13 @@ impl Component {
         let proxy = ProxyPre::new(pre.clone()).ok();
         let handler = GuestIndices::new(&pre).ok();
         let exports = Exports::of(runtime.engine(), &compiled);
+        let link_imports = compiled
+            .component_type()
+            .imports(runtime.engine())
+            .map(|(name, _)| name)
+            .filter(|name| name.contains('/') && crate::calls::served_by_host(name) != Some(false))
+            .map(str::to_owned)
+            .collect();
         if proxy.is_none() && handler.is_none() && exports.is_empty() {
             return Err(link_err(
                 "it exports no interface (not wasi:http/incoming-handler@0.2.x, not \
@@ -196,6 +205,7 @@ impl Component {
             proxy,
             handler,
             exports,
+            link_imports,
             digest,
             origin,
             config: spec.config,
@@ -208,6 +218,12 @@ impl Component {
             in_flight: AtomicUsize::new(0),
             invocations: Arc::default(),
         })
+    }
+
+    /// Its imports that only a link serves (`ns:pkg/iface@version`): calls
+    /// to them fail until a link binds them.
+    pub fn link_imports(&self) -> &[String] {
+        &self.link_imports
     }
 
     /// The component's id.

@@ -43,6 +43,7 @@ fn component(c: ComponentInfo) -> wire::ComponentDescription {
         annotations: c.annotations,
         limits: None,
         digest: Some(format!("sha256:{}", c.digest)),
+        imports: c.imports,
     }
 }
 

@@ -98,6 +98,24 @@ pub struct Link {
     pub target_config: Vec<String>,
 }
 
+impl Link {
+    /// Whether this link serves import `import` (`ns:pkg/iface`, with or
+    /// without `@version`) of `source`.
+    pub fn serves(&self, source: &str, import: &str) -> bool {
+        let unversioned = import.split('@').next().unwrap_or(import);
+        let Some((package, interface)) = unversioned.split_once('/') else {
+            return false;
+        };
+        let Some((namespace, package)) = package.split_once(':') else {
+            return false;
+        };
+        self.source_id == source
+            && self.wit_namespace == namespace
+            && self.wit_package == package
+            && self.interfaces.iter().any(|i| i == interface)
+    }
+}
+
 /// `link.del` body: which link to remove.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteLink {
@@ -341,6 +359,10 @@ pub struct ComponentDescription {
     /// it was loaded (Weft's addition; old clients ignore it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// Its imports that only a link serves (`ns:pkg/iface@version`), so
+    /// tools can show the ones without a link (Weft's addition).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub imports: Vec<String>,
 }
 
 /// A running provider, as the inventory lists it.
