@@ -125,6 +125,25 @@ impl RedisServer {
         }
     }
 
+    /// `DBSIZE`: how many keys the server holds.
+    pub async fn dbsize(&self) -> anyhow::Result<u64> {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+        s.write_all(b"DBSIZE\r\n").await?;
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 64];
+        // `:N\r\n`.
+        while !reply.ends_with(b"\r\n") {
+            let n = s.read(&mut buf).await?;
+            anyhow::ensure!(n > 0, "redis closed the connection mid-reply");
+            reply.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8_lossy(&reply);
+        text.trim()
+            .strip_prefix(':')
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("redis answered DBSIZE with {text:?}"))
+    }
+
     /// The `redis://` URL of the server.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)

@@ -2,8 +2,11 @@
 //! placements and the shipped kv-counter manifest adapted to a test.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::process::Stdio;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 use weft_apps::api::StatusType;
 use weft_apps::client::AppClient;
@@ -67,6 +70,27 @@ pub async fn host_ids(lc: &LatticeClient, n: usize) -> anyhow::Result<BTreeMap<S
         (hosts.len() == n).then(|| hosts.into_iter().map(|h| (h.friendly_name, h.id)).collect())
     })
     .await
+}
+
+/// Three `weft host`s (h1, h2, h3) on `lattice` once all answer: the
+/// processes, a lattice client, an app client and the host ids by name.
+pub async fn three_hosts(
+    nats: &NatsServer,
+    lattice: &str,
+) -> anyhow::Result<(
+    [Child; 3],
+    LatticeClient,
+    AppClient,
+    BTreeMap<String, String>,
+)> {
+    let hosts = [
+        host(nats, lattice, "h1", &[])?,
+        host(nats, lattice, "h2", &[])?,
+        host(nats, lattice, "h3", &[])?,
+    ];
+    let (lc, apps, _) = clients(nats, lattice).await?;
+    let ids = host_ids(&lc, 3).await?;
+    Ok((hosts, lc, apps, ids))
 }
 
 pub async fn clients(
@@ -138,8 +162,95 @@ pub fn kv_counter(port: u16, redis: &str, scaler: &str) -> anyhow::Result<String
     Ok(out)
 }
 
+/// [`kv_counter`] with 4 instances written to `app.yaml` in `dir`: its path.
+pub fn kv_counter_file(dir: &tempfile::TempDir, port: u16, redis: &str) -> anyhow::Result<String> {
+    write(
+        dir,
+        "app.yaml",
+        &kv_counter(port, redis, "            instances: 4\n")?,
+    )
+}
+
 pub fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> anyhow::Result<String> {
     let path = dir.path().join(name);
     std::fs::write(&path, text)?;
     Ok(path.display().to_string())
+}
+
+/// Steady load on the kv-counter: `clients` loops, one request per
+/// connection, each `PUT /hits` with its own idempotency key and sent again
+/// with the same key until answered (a host killed mid-response leaves a
+/// client without an answer), so each request is recorded exactly once.
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    answered: Arc<AtomicU64>,
+    retried: Arc<AtomicU64>,
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Load {
+    /// Starts the clients against `addr`.
+    pub fn start(addr: SocketAddr, clients: usize) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (answered, retried) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let tasks = (0..clients)
+            .map(|client| {
+                let (stop, answered, retried) = (stop.clone(), answered.clone(), retried.clone());
+                tokio::spawn(async move {
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        let id = format!("c{client}-{n}");
+                        let headers = [("idempotency-key", id.as_str())];
+                        let until = Instant::now() + Duration::from_secs(30);
+                        loop {
+                            let sent = weft_tests::http::request_with(
+                                addr,
+                                "PUT",
+                                "/hits",
+                                &headers,
+                                Vec::new(),
+                            );
+                            match tokio::time::timeout(Duration::from_secs(5), sent).await {
+                                Ok(Ok(r)) if r.status == 200 => {
+                                    answered.fetch_add(1, Ordering::Relaxed);
+                                    break;
+                                }
+                                _ if Instant::now() < until => {
+                                    retried.fetch_add(1, Ordering::Relaxed);
+                                    tokio::time::sleep(Duration::from_millis(20)).await;
+                                }
+                                _ => anyhow::bail!("request {id} was never answered in 30 s"),
+                            }
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        Self {
+            stop,
+            answered,
+            retried,
+            tasks,
+        }
+    }
+
+    /// Requests answered so far.
+    pub fn answered(&self) -> u64 {
+        self.answered.load(Ordering::Relaxed)
+    }
+
+    /// Stops the clients (each finishes the request it has in hand):
+    /// (requests answered, attempts sent again).
+    pub async fn stop(self) -> anyhow::Result<(u64, u64)> {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.tasks {
+            t.await??;
+        }
+        Ok((
+            self.answered.load(Ordering::Relaxed),
+            self.retried.load(Ordering::Relaxed),
+        ))
+    }
 }
