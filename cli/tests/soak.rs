@@ -1,0 +1,172 @@
+//! Fault 6, the soak: one `weft host` under steady HTTP load while the
+//! keyvalue link of the component it serves swaps between a memory and a
+//! Redis provider every 2 s and the component is updated to a new build
+//! every 10 s. No request may fail, and the host's RSS and open file
+//! descriptors must end where they started (within a margin).
+//!
+//! CI runs it for 60 s; the long run is `WEFT_SOAK_SECONDS=600 cargo test
+//! -p weft-cli --test soak -- --nocapture` (docs/reliability.md).
+
+#[allow(dead_code)]
+mod apps_support;
+
+use apps_support::Load;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use weft_tests::guests;
+use weft_tests::nats::NatsServer;
+use weft_tests::net::{free_port, wait_for, wait_for_port};
+use weft_tests::redis::RedisServer;
+
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
+const LATTICE: &str = "soak";
+
+/// The host's resident memory (KiB) and open file descriptors.
+fn usage(pid: u32) -> anyhow::Result<(u64, usize)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/{pid}/status"))?;
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))?.count();
+    Ok((rss, fds))
+}
+
+/// `bytes` with a custom section `name` appended: the same component with
+/// another digest, so an update to it is a real update.
+fn rebuilt(bytes: &[u8], name: &str) -> Vec<u8> {
+    let mut section = vec![u8::try_from(name.len()).unwrap_or(0)];
+    section.extend_from_slice(name.as_bytes());
+    let mut out = bytes.to_vec();
+    out.push(0); // custom section
+    out.push(u8::try_from(section.len()).unwrap_or(0));
+    out.extend(section);
+    out
+}
+
+async fn weft(nats: &NatsServer, args: &[&str]) -> anyhow::Result<String> {
+    let (code, out, err) = weft_tests::cli::run_on(WEFT, &nats.url(), LATTICE, args).await?;
+    anyhow::ensure!(code == 0, "weft {args:?} failed ({code}): {err}{out}");
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_under_load_swaps_links_and_updates_without_errors_or_leaks() -> anyhow::Result<()> {
+    let seconds: u64 = std::env::var("WEFT_SOAK_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let nats = NatsServer::start().await?;
+    let redis = RedisServer::start().await?;
+    let dir = tempfile::tempdir()?;
+    let wasm = std::fs::read(guests::path("kv_counter")?)?;
+    let builds = ["a", "b"].map(|b| dir.path().join(format!("kv_counter_{b}.wasm")));
+    for (path, name) in builds.iter().zip(["build-a", "build-b"]) {
+        std::fs::write(path, rebuilt(&wasm, name))?;
+    }
+    let refs = builds.map(|p| format!("file://{}", p.display()));
+    let mut host = tokio::process::Command::new(WEFT)
+        .args(["host", "--nats", &nats.url(), "--lattice", LATTICE])
+        .args(["--allow-file-load", "--heartbeat", "1s"])
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = host
+        .id()
+        .ok_or_else(|| anyhow::anyhow!("the host exited at once"))?;
+    wait_for("the host", Duration::from_secs(30), || async {
+        weft(&nats, &["get", "hosts", "-o", "json"])
+            .await
+            .ok()
+            .filter(|o| o.contains("friendly_name"))
+    })
+    .await?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+    let address = format!("address={addr}");
+    let redis_url = format!("url={}", redis.url());
+    let kv = |target: &'static str| {
+        [
+            "link",
+            "put",
+            "kv-counter",
+            target,
+            "wasi",
+            "keyvalue",
+            "--interface",
+            "store",
+            "--interface",
+            "atomics",
+        ]
+    };
+    for args in [
+        &["start", "component", &refs[0], "kv-counter", "--max", "8"][..],
+        &["config", "put", "soak-http", &address],
+        &["config", "put", "soak-redis", &redis_url],
+        &["start", "provider", "builtin:http-server", "http"],
+        &["start", "provider", "builtin:keyvalue-memory", "kv-mem"],
+        &[
+            "start",
+            "provider",
+            "builtin:keyvalue-redis",
+            "kv-redis",
+            "--config",
+            "soak-redis",
+        ],
+        &kv("kv-mem"),
+        &[
+            "link",
+            "put",
+            "http",
+            "kv-counter",
+            "wasi",
+            "http",
+            "--interface",
+            "incoming-handler",
+            "--source-config",
+            "soak-http",
+        ],
+    ] {
+        weft(&nats, args).await?;
+    }
+    wait_for_port(addr, Duration::from_secs(20)).await?;
+
+    let load = Load::start(addr, 2);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (rss_start, fds_start) = usage(pid)?;
+    let started = Instant::now();
+    let (mut swaps, mut updates) = (0u32, 0u32);
+    while started.elapsed() < Duration::from_secs(seconds) {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        swaps += 1;
+        let target = if swaps % 2 == 1 { "kv-redis" } else { "kv-mem" };
+        weft(&nats, &kv(target)).await?;
+        if swaps % 5 == 0 {
+            updates += 1;
+            let to = &refs[usize::try_from(updates % 2).unwrap_or(0)];
+            weft(&nats, &["update", "component", "kv-counter", to]).await?;
+        }
+    }
+    let (answered, retried) = load.stop().await?;
+    let (rss_end, fds_end) = usage(pid)?;
+    assert!(host.try_wait()?.is_none(), "the host died during the soak");
+    println!(
+        "| soak {seconds} s: HTTP load, link swap every 2 s, update every 10 s | {answered} requests answered, {retried} failed; {swaps} swaps, {updates} updates; RSS {} → {} MiB, open fds {fds_start} → {fds_end} |",
+        rss_start / 1024,
+        rss_end / 1024
+    );
+    assert_eq!(retried, 0, "requests failed during the soak");
+    assert!(
+        fds_end <= fds_start + 16,
+        "file descriptors grew: {fds_start} → {fds_end}"
+    );
+    assert!(
+        rss_end <= rss_start + (rss_start / 2).max(64 * 1024),
+        "RSS grew: {rss_start} → {rss_end} KiB"
+    );
+    Ok(())
+}
