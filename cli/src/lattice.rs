@@ -25,7 +25,8 @@ pub enum Output {
 #[command(next_help_heading = "Lattice")]
 pub struct LatticeArgs {
     /// The NATS server (`nats://` or `tls://`); several servers of one
-    /// cluster separated by commas, tried in turn on every reconnect.
+    /// cluster separated by commas: the client connects to one of them and
+    /// moves to another (or to one the cluster announced) when it is lost.
     #[arg(
         long,
         env = "WEFT_NATS_URL",
