@@ -217,7 +217,7 @@ async fn a_lost_hub_server_moves_its_hosts_and_the_lattice_stays_whole() -> anyh
     // Kill the server host b is on.
     let killed = Instant::now();
     b.kill().await?;
-    let answered = wait_for(
+    wait_for(
         "host b to answer again",
         Duration::from_secs(20),
         || async {
@@ -238,7 +238,6 @@ async fn a_lost_hub_server_moves_its_hosts_and_the_lattice_stays_whole() -> anyh
 
     // The lattice is whole: all hosts answer, nothing ran twice, config
     // from before is there, new config can be stored and is used.
-    assert_eq!(answered, 1);
     let hosts = lc.hosts().await?;
     assert_eq!(hosts.len(), 3, "{hosts:?}");
     for (host, cid) in [("b", "greeter-b"), ("edge", "greeter-edge")] {

@@ -201,26 +201,16 @@ async fn a_host_with_wrong_credentials_fails_at_once_and_says_why() -> anyhow::R
         "the password is printed: {stderr}"
     );
     // The right ones join.
-    let _host = host(&[
+    let right = [
         "--nats",
         &url,
         "--nats-user",
         "weft",
         "--nats-password",
         "right",
-    ])?;
-    hosts(
-        &[
-            "--nats",
-            &url,
-            "--nats-user",
-            "weft",
-            "--nats-password",
-            "right",
-        ],
-        1,
-    )
-    .await?;
+    ];
+    let _host = host(&right)?;
+    hosts(&right, 1).await?;
     Ok(())
 }
 

@@ -37,46 +37,39 @@ pub struct Config {
 impl NatsServer {
     /// Starts nats-server with JetStream and waits until it accepts connections.
     pub async fn start() -> anyhow::Result<Self> {
-        let binary = require_binary("nats-server", "nats-server")?;
-        let dir = tempfile::tempdir().context("temp dir for nats-server")?;
-        let mut server = Self {
-            port: 0,
-            binary,
-            child: None,
-            dir,
-            config: None,
-            ports: serde_json::Value::Null,
-        };
-        server.spawn().await?;
-        Ok(server)
+        Self::launch(None).await
     }
 
     /// Starts nats-server from `config`; the client port is picked by the
     /// server (`-p -1` overrides the file's), and `{dir}` in any variable
     /// or flag becomes this server's temp dir.
     pub async fn start_with(config: Config) -> anyhow::Result<Self> {
+        Self::launch(Some(config)).await
+    }
+
+    async fn launch(config: Option<Config>) -> anyhow::Result<Self> {
         let binary = require_binary("nats-server", "nats-server")?;
         let dir = tempfile::tempdir().context("temp dir for nats-server")?;
         let at = dir.path().display().to_string();
-        let config = Config {
-            file: config.file,
-            env: config
+        let config = config.map(|c| Config {
+            file: c.file,
+            env: c
                 .env
                 .into_iter()
                 .map(|(k, v)| (k, v.replace("{dir}", &at)))
                 .collect(),
-            args: config
+            args: c
                 .args
                 .into_iter()
                 .map(|a| a.replace("{dir}", &at))
                 .collect(),
-        };
+        });
         let mut server = Self {
             port: 0,
             binary,
             child: None,
             dir,
-            config: Some(config),
+            config,
             ports: serde_json::Value::Null,
         };
         server.spawn().await?;

@@ -115,14 +115,19 @@ pub struct Component {
     pub(crate) invocations: Arc<Invocations>,
 }
 
-/// Counts one invocation as running (in its component and on the host)
+/// Invocations running now in this process, across every component and
+/// host in it (they share its cores): a long-running invocation is
+/// throttled only while others run beside it.
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one invocation as running (in its component and in the process)
 /// while it lives.
-pub(crate) struct Active<'a>(&'a AtomicUsize, &'a AtomicUsize);
+pub(crate) struct Active<'a>(&'a AtomicUsize);
 
 impl Drop for Active<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Release);
-        self.1.fetch_sub(1, Ordering::Relaxed);
+        RUNNING.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -328,8 +333,8 @@ impl Component {
     /// Marks an invocation as running until the guard is dropped.
     pub(crate) fn active(&self) -> Active<'_> {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.runtime.busy.fetch_add(1, Ordering::Relaxed);
-        Active(&self.in_flight, &self.runtime.busy)
+        RUNNING.fetch_add(1, Ordering::Relaxed);
+        Active(&self.in_flight)
     }
 
     /// Whether the component exports `wasi:http/incoming-handler`.
@@ -363,18 +368,16 @@ impl Component {
         // At every epoch tick: stop the guest if its invocation is past its
         // deadline, otherwise yield so a busy guest never starves the
         // executor thread it runs on. An invocation that keeps running past
-        // a burst while other invocations run is throttled: it pauses for
-        // a few ticks after each one,
-        // so a guest that spins (or is just slow) leaves the cores to the
-        // short invocations of its neighbours.
-        let busy = self.runtime.busy.clone();
-        store.epoch_deadline_callback(move |mut ctx| {
+        // a burst while other invocations run is throttled (it pauses for a
+        // few ticks after each one), so a guest that spins, or is just slow,
+        // leaves the cores to the short invocations of its neighbours.
+        store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data_mut();
             if Instant::now() >= state.deadline {
                 return Ok(UpdateDeadline::Interrupt);
             }
             state.ticks = state.ticks.saturating_add(1);
-            if state.ticks > crate::engine::BURST_TICKS && busy.load(Ordering::Relaxed) > 1 {
+            if state.ticks > crate::engine::BURST_TICKS && RUNNING.load(Ordering::Relaxed) > 1 {
                 let pause = crate::engine::EPOCH_TICK * crate::engine::PAUSE_TICKS;
                 return Ok(UpdateDeadline::YieldCustom(
                     1,

@@ -13,7 +13,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// Ticks an invocation runs at full speed before it is throttled, while
-/// other invocations run beside it.
+/// other invocations run beside it (in the same process).
 pub(crate) const BURST_TICKS: u32 = 5;
 
 /// Ticks a throttled invocation pauses after each tick it runs: it gets at
@@ -71,9 +71,6 @@ pub struct Runtime {
     /// Everything the host provides, defined once; each component loads
     /// with a clone of it (building it takes a few hundred microseconds).
     linker: Arc<Linker<State>>,
-    /// Invocations running now across every component of the host: a
-    /// long-running one is throttled only while others run beside it.
-    pub(crate) busy: Arc<std::sync::atomic::AtomicUsize>,
     _ticker: Arc<Ticker>,
 }
 
@@ -124,7 +121,6 @@ impl Runtime {
             engine,
             config,
             linker: Arc::new(linker),
-            busy: Arc::default(),
             _ticker: Arc::new(ticker),
         })
     }

@@ -118,8 +118,16 @@ pub async fn open_or_create(
         err(&e, transient)
     })?;
     js.get_key_value(name).await.map_err(|e| {
-        // The kind says only "failed to get the bucket"; the cause says why.
-        let transient = format!("{e:?}").contains("TimedOut");
+        // The kind says only "failed to get the bucket"; a timed-out request
+        // somewhere in its causes says JetStream did not answer in time.
+        let mut cause = std::error::Error::source(&e);
+        let mut transient = false;
+        while let Some(c) = cause {
+            transient |= c
+                .downcast_ref::<jetstream::context::RequestError>()
+                .is_some_and(|r| r.kind() == jetstream::context::RequestErrorKind::TimedOut);
+            cause = c.source();
+        }
         err(&e, transient)
     })
 }
