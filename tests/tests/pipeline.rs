@@ -97,12 +97,28 @@ async fn relays_forward_in_order_and_a_misconfigured_stage_fails_alone() -> anyh
     .await?;
     assert_eq!(first, "end:hello");
 
-    raw.publish("p.broken", "lost".into()).await?;
-    let failed = r#"weft_invocation_errors_total{component="broken",kind="message"} 1"#;
+    // The flowing pipe shows stages one and two subscribed, not the broken
+    // one (its link may still be on its way), and a publish nobody hears is
+    // gone: publish again until the broken stage has counted a failure.
+    let failed = r#"weft_invocation_errors_total{component="broken",kind="message"} "#;
+    let failures = || {
+        host.host.metrics().lines().find_map(|line| {
+            line.strip_prefix(failed)
+                .and_then(|n| n.trim().parse::<u64>().ok())
+        })
+    };
     net::wait_for(
         "the broken stage's failure",
-        Duration::from_secs(10),
-        || async { host.host.metrics().contains(failed).then_some(()) },
+        Duration::from_secs(20),
+        || async {
+            if let Some(n) = failures().filter(|n| *n > 0) {
+                return Some(n);
+            }
+            raw.publish("p.broken", "lost".into()).await.ok()?;
+            raw.flush().await.ok()?;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            failures().filter(|n| *n > 0)
+        },
     )
     .await?;
     for i in 0..20 {
