@@ -1,7 +1,8 @@
 //! Scenario 10: a well-behaved component beside hostile ones on the same
 //! host. Its HTTP throughput alone, then while neighbours spin in an
 //! endless loop, allocate without end, recurse deeply and flood the log as
-//! fast as clients can ask, each stopped by its own limits.
+//! fast as clients can ask, each stopped by its own limits, and held back
+//! while it owes time for its failures.
 
 use crate::load;
 use crate::report::{Better, Figure};
@@ -28,7 +29,8 @@ pub struct NeighboursArgs {
         default_value = "target/guests/wasm32-wasip2/release/http_hello.wasm"
     )]
     component: PathBuf,
-    /// The hostile one (the test guest: /loop, /alloc, /recurse, /log).
+    /// The hostile one (the test guest: /loop, /alloc, /recurse,
+    /// /log-flood; /log is five log lines and an answer, a cheap request).
     #[arg(
         long,
         default_value = "target/guests/wasm32-wasip2/release/test_guest.wasm"
@@ -47,7 +49,7 @@ pub struct NeighboursArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "/loop,/alloc,/recurse,/log"
+        default_value = "/loop,/alloc,/recurse,/log-flood"
     )]
     paths: Vec<String>,
     /// Rounds (alone, then beside hostiles); figures are medians.

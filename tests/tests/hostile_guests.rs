@@ -58,16 +58,22 @@ fn tight() -> Limits {
 }
 
 #[tokio::test]
-async fn infinite_loop_is_stopped_at_the_deadline_and_the_host_keeps_serving() -> anyhow::Result<()>
-{
+async fn endless_loops_and_log_floods_are_stopped_at_the_deadline_and_the_host_keeps_serving()
+-> anyhow::Result<()> {
     let s = serve(spec(tight()), 1 << 20).await?;
-    let (looping, ok) = tokio::join!(http::get(s.addr(), "/loop"), async {
-        // A well-behaved request while the loop spins.
-        http::get(s.addr(), "/ok").await
-    });
-    assert_eq!(looping?.status, 503);
-    assert_eq!(ok?.status, 200);
-    assert_eq!(http::get(s.addr(), "/ok").await?.status, 200);
+    for path in ["/loop", "/log-flood"] {
+        let (stopped, ok) = tokio::join!(http::get(s.addr(), path), async {
+            // A well-behaved request while the guest spins.
+            http::get(s.addr(), "/ok").await
+        });
+        assert_eq!(stopped?.status, 503, "{path}");
+        assert_eq!(ok?.status, 200, "beside {path}");
+        assert_eq!(
+            http::get(s.addr(), "/ok").await?.status,
+            200,
+            "after {path}"
+        );
+    }
     Ok(())
 }
 

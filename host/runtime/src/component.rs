@@ -113,6 +113,11 @@ pub struct Component {
     pub(crate) in_flight: AtomicUsize,
     /// Invocations so far, by kind, for the host's metrics.
     pub(crate) invocations: Arc<Invocations>,
+    /// What it owes for failed invocations, which holds its next ones back
+    /// while other components run.
+    pub(crate) fairness: Arc<crate::fairness::Fairness>,
+    /// Its share of the host's log.
+    pub(crate) log: Arc<logging::Source>,
 }
 
 /// Invocations running now in this process, across every component and
@@ -203,8 +208,10 @@ impl Component {
                 .map(|n| Arc::new(Semaphore::new(n.max(1) as usize))),
         );
         let max_concurrent = AtomicU32::new(spec.limits.max_concurrent.unwrap_or(0));
+        let id: Arc<str> = spec.id.into();
         Ok(Self {
-            id: spec.id.into(),
+            log: Arc::new(logging::Source::new(id.clone())),
+            id,
             runtime: runtime.clone(),
             pre,
             proxy,
@@ -222,6 +229,7 @@ impl Component {
             idle: Arc::new(Mutex::new(Vec::new())),
             in_flight: AtomicUsize::new(0),
             invocations: Arc::default(),
+            fairness: Arc::default(),
         })
     }
 
@@ -358,10 +366,12 @@ impl Component {
                 self.links_generation.load(Ordering::Acquire),
             ),
             config: config::Ctx::new(self.config.clone()),
-            logging: logging::Ctx::new(self.id.clone()),
+            logging: logging::Ctx::new(self.log.clone()),
             limits,
             deadline: Instant::now() + self.limits.timeout,
             ticks: 0,
+            began: Instant::now(),
+            fairness: self.fairness.clone(),
         };
         let mut store = Store::new(self.runtime.engine(), state);
         store.limiter(|s| &mut s.limits);
@@ -370,7 +380,8 @@ impl Component {
         // executor thread it runs on. An invocation that keeps running past
         // a burst while other invocations run is throttled (it pauses for a
         // few ticks after each one), so a guest that spins, or is just slow,
-        // leaves the cores to the short invocations of its neighbours.
+        // leaves the cores to the short invocations of its neighbours; one
+        // whose component owes time for failures pauses longer.
         store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data_mut();
             if Instant::now() >= state.deadline {
@@ -378,7 +389,12 @@ impl Component {
             }
             state.ticks = state.ticks.saturating_add(1);
             if state.ticks > crate::engine::BURST_TICKS && RUNNING.load(Ordering::Relaxed) > 1 {
-                let pause = crate::engine::EPOCH_TICK * crate::engine::PAUSE_TICKS;
+                let ticks = if state.fairness.in_debt() {
+                    crate::engine::PAUSE_TICKS_IN_DEBT
+                } else {
+                    crate::engine::PAUSE_TICKS
+                };
+                let pause = crate::engine::EPOCH_TICK * ticks;
                 return Ok(UpdateDeadline::YieldCustom(
                     1,
                     Box::pin(tokio::time::sleep(pause)),

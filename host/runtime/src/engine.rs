@@ -21,6 +21,10 @@ pub(crate) const BURST_TICKS: u32 = 5;
 /// host it is never throttled.
 pub(crate) const PAUSE_TICKS: u32 = 3;
 
+/// Ticks it pauses instead while its component owes time for failed
+/// invocations (see `fairness`): a twelfth of a core.
+pub(crate) const PAUSE_TICKS_IN_DEBT: u32 = 11;
+
 /// Bytes of a freed instance's memory and tables kept resident and reset
 /// in place, so the next instance in the slot neither faults them in again
 /// nor makes the kernel flush every core's TLB.

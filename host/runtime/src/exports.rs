@@ -211,6 +211,7 @@ impl Component {
         };
         let export = self.exports.find(&self.id, interface, function)?;
         let interface = export.interface.as_str();
+        self.fairness.admit().await;
         let _active = self.active();
         let slots = self.slots.load().as_ref().map(std::sync::Arc::clone);
         let _permit = match slots {
@@ -236,6 +237,7 @@ impl Component {
         func.call_async(&mut store, params, &mut results)
             .await
             .map_err(|e| {
+                store.data().failed();
                 if matches!(
                     e.downcast_ref::<wasmtime::Trap>(),
                     Some(wasmtime::Trap::Interrupt)

@@ -29,6 +29,7 @@ impl Component {
         &self,
         request: http::Request<Body>,
     ) -> Result<http::Response<Body>, Error> {
+        self.fairness.admit().await;
         let _active = self.active();
         // Without a limit (the common case) no shared reference count is
         // touched; the guard is dropped before any await.
@@ -104,11 +105,14 @@ impl Component {
                     .await
                     .map_err(TaskError::Instantiate)?,
             };
-            proxy
+            let called = proxy
                 .wasi_http_incoming_handler()
                 .call_handle(&mut store, request, out)
-                .await
-                .map_err(TaskError::Call)?;
+                .await;
+            if let Err(e) = called {
+                store.data().failed();
+                return Err(TaskError::Call(e));
+            }
             if let Some(idle) = idle {
                 let pooled = Pooled {
                     store,

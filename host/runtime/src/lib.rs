@@ -30,6 +30,7 @@ mod component;
 pub mod config;
 mod engine;
 mod exports;
+mod fairness;
 mod http;
 pub mod json;
 pub mod keyvalue;

@@ -112,6 +112,7 @@ impl MessageHandler for Component {
 impl Component {
     /// Runs `handle-message` on a fresh instance.
     async fn deliver(&self, message: Message) -> Result<(), String> {
+        self.fairness.admit().await;
         let _active = self.active();
         let Some(indices) = &self.handler else {
             return Err(format!(
@@ -142,7 +143,10 @@ impl Component {
             .await;
         match result {
             Ok(r) => r,
-            Err(e) => Err(self.classify_trap(e)),
+            Err(e) => {
+                store.data().failed();
+                Err(self.classify_trap(e))
+            }
         }
     }
 }

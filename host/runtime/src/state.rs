@@ -26,13 +26,26 @@ pub struct State {
     /// Epoch ticks the current invocation has been running at: past a
     /// burst it is throttled (see `Component::new_store`).
     pub(crate) ticks: u32,
+    /// When the current invocation began.
+    pub(crate) began: std::time::Instant,
+    /// The component's standing: what it owes for failed invocations.
+    pub(crate) fairness: std::sync::Arc<crate::fairness::Fairness>,
 }
 
 impl State {
     /// Starts an invocation that must end within `timeout`.
     pub(crate) fn begin(&mut self, timeout: std::time::Duration) {
-        self.deadline = std::time::Instant::now() + timeout;
+        self.began = std::time::Instant::now();
+        self.deadline = self.began + timeout;
         self.ticks = 0;
+    }
+}
+
+impl State {
+    /// Records that the current invocation failed (trapped, or was stopped
+    /// at its deadline): its component owes time for it.
+    pub(crate) fn failed(&self) {
+        self.fairness.failed(self.began.elapsed());
     }
 }
 

@@ -59,6 +59,9 @@ impl wasip2::exports::http::incoming_handler::Guest for TestGuest {
                 reply(out, 200, depth.to_string().as_bytes());
             }
             "/no-response" => {}
+            "/log-flood" => loop {
+                log(Level::Info, "test-guest", "flooding the log");
+            },
             "/log" => {
                 for level in [
                     Level::Trace,
