@@ -10,8 +10,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use weft_lattice_client::LatticeClient;
-use weft_lattice_protocol::Subjects;
 use weft_lattice_protocol::wire::StringMap;
 use weft_tests::nats::NatsServer;
 use weft_tests::redis::RedisServer;
@@ -61,10 +59,7 @@ async fn a_redis_outage_gives_reasons_not_traps_and_heals_itself() -> anyhow::Re
     let mut redis = RedisServer::start().await?;
     let host = start_host(&nats.url(), LATTICE, &[]).await?;
     let id = host.host.id().to_owned();
-    let client = LatticeClient::new(
-        async_nats::connect(nats.url()).await?,
-        Subjects::new("wasmbus.ctl", LATTICE)?,
-    );
+    let client = common::client(&nats.url(), LATTICE).await?;
     client
         .put_config("redis", &StringMap::from([("url".into(), redis.url())]))
         .await?;

@@ -5,13 +5,13 @@
 
 mod common;
 
-use common::{link, provider, scale, serve_http, start_host};
+use common::{LatticeHost, link, provider, scale, serve_http, start_host};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use weft_lattice_client::LatticeClient;
-use weft_lattice_protocol::Subjects;
 use weft_lattice_protocol::wire::{Link, StringMap};
+use weft_runtime::MAX_OUTGOING_IN_FLIGHT;
 use weft_tests::nats::NatsServer;
 use weft_tests::{http, net};
 
@@ -19,6 +19,11 @@ const LATTICE: &str = "outgoing";
 
 /// A one-line HTTP server: answers every request `200 upstream saw PATH`.
 async fn upstream() -> anyhow::Result<SocketAddr> {
+    slow_upstream(Duration::ZERO).await
+}
+
+/// [`upstream`], answering each request `delay` after it has read it.
+async fn slow_upstream(delay: Duration) -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
@@ -34,6 +39,7 @@ async fn upstream() -> anyhow::Result<SocketAddr> {
                 }
                 let line = String::from_utf8_lossy(&head);
                 let path = line.split(' ').nth(1).unwrap_or("?").to_owned();
+                tokio::time::sleep(delay).await;
                 let body = format!("upstream saw {path}");
                 let reply = format!(
                     "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -58,17 +64,13 @@ async fn fetch(addr: SocketAddr, url: &str) -> anyhow::Result<(u16, String)> {
     Ok((reply.status, reply.body))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outgoing_http_reaches_only_the_hosts_the_link_allows() -> anyhow::Result<()> {
+/// A host running the `caller` component behind HTTP, with an HTTP client
+/// provider `web` and no link to it yet; answers on the returned address.
+async fn caller() -> anyhow::Result<(NatsServer, LatticeHost, LatticeClient, SocketAddr)> {
     let nats = NatsServer::start().await?;
     let host = start_host(&nats.url(), LATTICE, &[]).await?;
-    let client = LatticeClient::new(
-        async_nats::connect(nats.url()).await?,
-        Subjects::new("wasmbus.ctl", LATTICE)?,
-    );
+    let client = common::client(&nats.url(), LATTICE).await?;
     let id = host.host.id().to_owned();
-    let up = upstream().await?;
-    let elsewhere = upstream().await?;
     client
         .scale_component(&id, &scale(&id, "app", "caller", &[])?)
         .await?;
@@ -76,6 +78,14 @@ async fn outgoing_http_reaches_only_the_hosts_the_link_allows() -> anyhow::Resul
         .start_provider(&id, &provider("web", "builtin:http-client", &[]))
         .await?;
     let addr = serve_http(&client, &id, "http", "app").await?;
+    Ok((nats, host, client, addr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outgoing_http_reaches_only_the_hosts_the_link_allows() -> anyhow::Result<()> {
+    let (_nats, _host, client, addr) = caller().await?;
+    let up = upstream().await?;
+    let elsewhere = upstream().await?;
     let url = format!("http://{up}/hello?x=1");
 
     // No link: denied.
@@ -149,5 +159,35 @@ async fn outgoing_http_reaches_only_the_hosts_the_link_allows() -> anyhow::Resul
     client.put_link(&outgoing("bad")).await?;
     let (status, _) = fetch(addr, &url).await?;
     assert_eq!(status, 502);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_outgoing_requests_is_capped_per_instance() -> anyhow::Result<()> {
+    let (_nats, _host, client, addr) = caller().await?;
+    // Answers a second late, so the whole flood waits at once.
+    let slow = slow_upstream(Duration::from_secs(1)).await?;
+    let allowed = StringMap::from([("allowed_hosts".into(), format!("http://{slow}"))]);
+    client.put_config("slow", &allowed).await?;
+    client.put_link(&outgoing("slow")).await?;
+    let url = format!("http://{slow}/");
+    net::wait_for("the link to take effect", Duration::from_secs(20), || {
+        let url = url.clone();
+        async move { matches!(fetch(addr, &url).await, Ok((200, _))).then_some(()) }
+    })
+    .await?;
+
+    let flood = 100;
+    let got = http::get(addr, &format!("/fetch-flood?{flood}&{url}")).await?;
+    let max = MAX_OUTGOING_IN_FLIGHT;
+    let expected = format!(
+        "answered={max} refused={} error=ErrorCode::InternalError(Some(\"too many outgoing \
+         requests at once: an instance may have {max} waiting for an answer\"))",
+        flood - max
+    );
+    assert_eq!((got.status, got.body.as_str()), (200, expected.as_str()));
+    // The next invocation has its own allowance, and the host serves on.
+    let got = http::get(addr, &format!("/fetch-flood?{max}&{url}")).await?;
+    assert_eq!(got.body, format!("answered={max} refused=0 error="));
     Ok(())
 }

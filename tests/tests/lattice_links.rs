@@ -11,7 +11,6 @@ use std::time::Duration;
 use weft_keyvalue_nats::NatsKeyValue;
 use weft_keyvalue_redis::RedisKeyValue;
 use weft_lattice_client::{ErrorKind, LatticeClient};
-use weft_lattice_protocol::Subjects;
 use weft_lattice_protocol::wire::{DeleteLink, Link, ScaleComponent, StringMap};
 use weft_tests::nats::NatsServer;
 use weft_tests::redis::RedisServer;
@@ -121,10 +120,7 @@ async fn relinking_keyvalue_moves_the_next_call_to_the_new_provider() -> anyhow:
     let nats = NatsServer::start().await?;
     let redis = RedisServer::start().await?;
     let host = start_host(&nats.url()).await?;
-    let client = LatticeClient::new(
-        async_nats::connect(nats.url()).await?,
-        Subjects::new("wasmbus.ctl", LATTICE)?,
-    );
+    let client = common::client(&nats.url(), LATTICE).await?;
     let id = host.host.id().to_owned();
 
     let wasm = format!("file://{}", guests::path("test_guest")?.display());
@@ -225,10 +221,7 @@ async fn relinking_keyvalue_moves_the_next_call_to_the_new_provider() -> anyhow:
 async fn bad_provider_starts_say_what_is_wrong() -> anyhow::Result<()> {
     let nats = NatsServer::start().await?;
     let host = start_host(&nats.url()).await?;
-    let client = LatticeClient::new(
-        async_nats::connect(nats.url()).await?,
-        Subjects::new("wasmbus.ctl", LATTICE)?,
-    );
+    let client = common::client(&nats.url(), LATTICE).await?;
     let id = host.host.id().to_owned();
     let rejected = |e: weft_lattice_client::Error, needle: &str| {
         assert_eq!(e.kind(), ErrorKind::Rejected, "{e}");
@@ -275,10 +268,7 @@ async fn bad_provider_starts_say_what_is_wrong() -> anyhow::Result<()> {
 async fn a_host_that_joins_later_applies_the_links_already_set() -> anyhow::Result<()> {
     let nats = NatsServer::start().await?;
     let _first = start_host(&nats.url()).await?;
-    let client = LatticeClient::new(
-        async_nats::connect(nats.url()).await?,
-        Subjects::new("wasmbus.ctl", LATTICE)?,
-    );
+    let client = common::client(&nats.url(), LATTICE).await?;
     client.put_link(&link("memory")).await?;
 
     let late = start_host(&nats.url()).await?;

@@ -6,8 +6,6 @@ mod common;
 
 use common::{link, provider, scale, serve_http, start_host};
 use std::time::Duration;
-use weft_lattice_client::LatticeClient;
-use weft_lattice_protocol::Subjects;
 use weft_lattice_protocol::wire::StringMap;
 use weft_tests::nats::NatsServer;
 use weft_tests::{http, net};
@@ -20,10 +18,7 @@ async fn calls_resume_after_nats_server_restarts() -> anyhow::Result<()> {
     let a = start_host(&nats.url(), LATTICE, &[]).await?;
     let b = start_host(&nats.url(), LATTICE, &[]).await?;
     let (a_id, b_id) = (a.host.id().to_owned(), b.host.id().to_owned());
-    let client = LatticeClient::new(
-        async_nats::connect(nats.url()).await?,
-        Subjects::new("wasmbus.ctl", LATTICE)?,
-    );
+    let client = common::client(&nats.url(), LATTICE).await?;
     // HTTP on A calls greeter on B; pingpong on B answers messages.
     client
         .scale_component(&a_id, &scale(&a_id, "app", "caller", &[])?)
@@ -112,10 +107,7 @@ async fn calls_resume_after_nats_server_restarts() -> anyhow::Result<()> {
     assert!(greeting.starts_with("Hello, Ada!"), "{greeting}");
     let pong = net::wait_for("a pong after the restart", within, ping).await?;
     assert_eq!(pong, "pong 2", "the counter (in memory on B) carries on");
-    let client = LatticeClient::new(
-        async_nats::connect(nats.url()).await?,
-        Subjects::new("wasmbus.ctl", LATTICE)?,
-    );
+    let client = common::client(&nats.url(), LATTICE).await?;
     assert_eq!(client.links().await?.len(), 5, "every link is intact");
     assert_eq!(
         client.config("subs").await?["subscriptions"],

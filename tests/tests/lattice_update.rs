@@ -7,8 +7,7 @@ mod common;
 use common::{scale, serve_http, start_host};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use weft_lattice_client::{ErrorKind, LatticeClient};
-use weft_lattice_protocol::Subjects;
+use weft_lattice_client::ErrorKind;
 use weft_lattice_protocol::wire::UpdateComponent;
 use weft_tests::nats::NatsServer;
 use weft_tests::{guests, http};
@@ -19,10 +18,7 @@ const LATTICE: &str = "update";
 async fn update_switches_images_under_load_with_no_failed_request() -> anyhow::Result<()> {
     let nats = NatsServer::start().await?;
     let host = start_host(&nats.url(), LATTICE, &[]).await?;
-    let client = LatticeClient::new(
-        async_nats::connect(nats.url()).await?,
-        Subjects::new("wasmbus.ctl", LATTICE)?,
-    );
+    let client = common::client(&nats.url(), LATTICE).await?;
     let id = host.host.id().to_owned();
     client
         .scale_component(&id, &scale(&id, "app", "test_guest", &[])?)

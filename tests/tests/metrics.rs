@@ -7,8 +7,6 @@ mod common;
 use common::{link, provider, scale};
 use std::net::SocketAddr;
 use std::time::Duration;
-use weft_lattice_client::LatticeClient;
-use weft_lattice_protocol::Subjects;
 use weft_tests::nats::NatsServer;
 use weft_tests::{http, net};
 
@@ -24,10 +22,7 @@ fn value(text: &str, series: &str) -> Option<f64> {
 async fn metrics_count_invocations_errors_link_calls_and_loads() -> anyhow::Result<()> {
     let nats = NatsServer::start().await?;
     let host = common::start_host(&nats.url(), LATTICE, &[]).await?;
-    let client = LatticeClient::new(
-        async_nats::connect(nats.url()).await?,
-        Subjects::new("wasmbus.ctl", LATTICE)?,
-    );
+    let client = common::client(&nats.url(), LATTICE).await?;
     let id = host.host.id().to_owned();
     client
         .scale_component(&id, &scale(&id, "app", "test_guest", &[])?)

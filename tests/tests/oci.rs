@@ -390,10 +390,7 @@ async fn artifacts_cross_between_weft_and_oras() -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || weft_tests::oras::run(args)).await??;
     let nats = NatsServer::start().await?;
     let host = start_host(&nats.url(), LATTICE, &[]).await?;
-    let client = LatticeClient::new(
-        async_nats::connect(nats.url()).await?,
-        Subjects::new("wasmbus.ctl", LATTICE)?,
-    );
+    let client = common::client(&nats.url(), LATTICE).await?;
     let id = host.host.id().to_owned();
     client
         .scale_component(

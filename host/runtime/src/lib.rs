@@ -47,6 +47,7 @@ pub use component::{Component, ComponentSpec, Limits};
 pub use engine::{EPOCH_TICK, Runtime, RuntimeConfig};
 pub use exports::CallError;
 pub use links::{CallTarget, Links, Targets};
+pub use outgoing::MAX_OUTGOING_IN_FLIGHT;
 pub use state::{DenyOutgoing, State, linker};
 
 /// Errors of the runtime: what failed and for which component.

@@ -158,6 +158,9 @@ pub struct Routing {
     pub(crate) generation: u64,
     /// Interface (`ns:pkg/iface`) → link name; empty: all default.
     picked: HashMap<String, String>,
+    /// Outgoing HTTP requests of this instance waiting for their answer
+    /// (made at the first one).
+    pub(crate) outgoing: Option<Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 impl Routing {
@@ -167,6 +170,7 @@ impl Routing {
             links,
             generation,
             picked: HashMap::new(),
+            outgoing: None,
         }
     }
 

@@ -1,14 +1,44 @@
 //! `wasi:http/outgoing-handler` for guests: requests go to the HTTP client
-//! of the component's link (deny by default: no link, no request).
+//! of the component's link (deny by default: no link, no request), at most
+//! [`MAX_OUTGOING_IN_FLIGHT`] at once per instance.
 
 use crate::links::Routing;
 use http_body_util::BodyExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 use weft_capability::http::BodyError;
 use weft_capability::http_client::{self, Options};
 
 /// The interface whose link picks the HTTP client.
 const OUTGOING: &str = "wasi:http/outgoing-handler";
+
+/// Outgoing requests one instance may have waiting for their answer (the
+/// response head) at once; more are refused with a guest-visible
+/// `internal-error` that says so, and the guest may try again once some
+/// are answered. Its deadline bounds how long they may all take.
+pub const MAX_OUTGOING_IN_FLIGHT: usize = 32;
+
+/// One outgoing request waiting for its answer, counted while it lives.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    /// Counts one more request in `counter`, unless it is at the limit.
+    fn start(counter: &mut Option<Arc<AtomicUsize>>) -> Option<Self> {
+        let counter = counter.get_or_insert_with(Arc::default);
+        if counter.fetch_add(1, Ordering::Relaxed) >= MAX_OUTGOING_IN_FLIGHT {
+            counter.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(Self(counter.clone()))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// The future wasmtime-wasi-http expects back from `send_request`.
 pub(crate) type SendFuture = Box<
@@ -37,8 +67,21 @@ impl WasiHttpHooks for Routing {
             );
             return Box::new(async { Err(Error::HttpRequestDenied) });
         };
+        let Some(in_flight) = InFlight::start(&mut self.outgoing) else {
+            tracing::debug!(
+                component = %self.component,
+                uri = %request.uri(),
+                "outgoing HTTP refused: {MAX_OUTGOING_IN_FLIGHT} requests already wait for an answer"
+            );
+            let reason = format!(
+                "too many outgoing requests at once: an instance may have \
+                 {MAX_OUTGOING_IN_FLIGHT} waiting for an answer"
+            );
+            return Box::new(async { Err(Error::InternalError(Some(reason))) });
+        };
         let component = self.component.clone();
         Box::new(async move {
+            let _in_flight = in_flight;
             let uri = request.uri().clone();
             let request = request.map(|body| {
                 body.map_err(|e| -> BodyError { Box::new(e) })
@@ -79,5 +122,22 @@ fn error_code(e: http_client::Error) -> Error {
         E::TimedOut(_) => Error::ConnectionTimeout,
         E::Tls(_) => Error::TlsProtocolError,
         E::Protocol(_) => Error::HttpProtocolError,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{InFlight, MAX_OUTGOING_IN_FLIGHT};
+
+    #[test]
+    fn requests_over_the_limit_are_refused_until_one_is_answered() {
+        let mut counter = None;
+        let held: Vec<_> = (0..MAX_OUTGOING_IN_FLIGHT)
+            .map(|_| InFlight::start(&mut counter))
+            .collect();
+        assert!(held.iter().all(Option::is_some));
+        assert!(InFlight::start(&mut counter).is_none());
+        drop(held);
+        assert!(InFlight::start(&mut counter).is_some());
     }
 }

@@ -36,6 +36,17 @@ impl Drop for LatticeHost {
     }
 }
 
+/// A control client of lattice `lattice` on the nats-server at `url`.
+pub async fn client(
+    url: &str,
+    lattice: &str,
+) -> anyhow::Result<weft_lattice_client::LatticeClient> {
+    Ok(weft_lattice_client::LatticeClient::new(
+        async_nats::connect(url).await?,
+        Subjects::new("wasmbus.ctl", lattice)?,
+    ))
+}
+
 /// Starts a host on lattice `lattice` of the nats-server at `url`, with
 /// `labels`, file refs allowed and a fast heartbeat.
 pub async fn start_host(

@@ -14,6 +14,7 @@
 //! | `/v1/LINK/count` | set-link-name@1.0.0(LINK, [keyvalue store, atomics]), then increment `count` |
 //! | `/count` | increment `count` on the default link |
 //! | `/fetch?URL` | GET URL with wasi:http outgoing-handler → "STATUS BODY", or 502 with the error code |
+//! | `/fetch-flood?N&URL` | start N GETs of URL at once, then wait for all → "answered=A refused=R error=FIRST" |
 
 wit_bindgen::generate!({
     path: "../../../wit",
@@ -75,6 +76,10 @@ impl wasip2::exports::http::incoming_handler::Guest for Caller {
             }
             ["count"] => count(out),
             ["fetch"] => fetch(out, query),
+            ["fetch-flood"] => {
+                let (n, url) = query.split_once('&').unwrap_or(("0", query));
+                fetch_flood(out, n.parse().unwrap_or(0), url)
+            }
             _ => reply(out, 404, "no such route"),
         }
     }
@@ -97,11 +102,12 @@ fn count(out: ResponseOutparam) {
     }
 }
 
-fn fetch(out: ResponseOutparam, url: &str) {
+/// A GET of `url`, or `None` when it is not an http(s) URL.
+fn get(url: &str) -> Option<OutgoingRequest> {
     let (scheme, rest) = match url.split_once("://") {
         Some(("http", rest)) => (Scheme::Http, rest),
         Some(("https", rest)) => (Scheme::Https, rest),
-        _ => return reply(out, 400, "fetch?http://host:port/path"),
+        _ => return None,
     };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -111,6 +117,43 @@ fn fetch(out: ResponseOutparam, url: &str) {
     let _ = request.set_scheme(Some(&scheme));
     let _ = request.set_authority(Some(authority));
     let _ = request.set_path_with_query(Some(path));
+    Some(request)
+}
+
+fn fetch_flood(out: ResponseOutparam, n: usize, url: &str) {
+    let (mut answered, mut refused, mut first_error) = (0, 0, None);
+    let mut pending = Vec::new();
+    for _ in 0..n {
+        let Some(request) = get(url) else {
+            return reply(out, 400, "fetch-flood?N&http://host:port/path");
+        };
+        match outgoing_handler::handle(request, None) {
+            Ok(future) => pending.push(future),
+            Err(code) => {
+                refused += 1;
+                first_error.get_or_insert(format!("{code:?}"));
+            }
+        }
+    }
+    for future in pending {
+        future.subscribe().block();
+        match future.get() {
+            Some(Ok(Ok(_))) => answered += 1,
+            Some(Ok(Err(code))) => {
+                refused += 1;
+                first_error.get_or_insert(format!("{code:?}"));
+            }
+            _ => refused += 1,
+        }
+    }
+    let error = first_error.unwrap_or_default();
+    reply(out, 200, &format!("answered={answered} refused={refused} error={error}"));
+}
+
+fn fetch(out: ResponseOutparam, url: &str) {
+    let Some(request) = get(url) else {
+        return reply(out, 400, "fetch?http://host:port/path");
+    };
     let response = match outgoing_handler::handle(request, None) {
         Ok(future) => {
             future.subscribe().block();
