@@ -86,11 +86,15 @@ async fn keyvalue_backend(spec: &str) -> anyhow::Result<Arc<dyn KeyValue>> {
         let kv = weft_keyvalue_redis::RedisKeyValue::connect(spec)
             .await
             .with_context(|| {
+                let spec = redact(spec);
                 format!("could not connect to Redis at {spec}; is redis-server running?")
             })?;
         return Ok(Arc::new(kv));
     }
-    bail!("--keyvalue takes `memory` or a redis:// URL, not `{spec}`")
+    bail!(
+        "--keyvalue takes `memory` or a redis:// URL, not `{}`",
+        redact(spec)
+    )
 }
 
 /// Runs `weft run` until Ctrl-C or SIGTERM.
@@ -159,7 +163,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
 /// A backend URL fit to print: credentials (`user:pass@`) are hidden.
 pub(crate) fn redact(url: &str) -> String {
-    weft_lattice_nats::redact(url)
+    weft_capability::provider::redacted(url)
 }
 
 /// Waits for Ctrl-C or SIGTERM.

@@ -139,6 +139,22 @@ pub fn only_keys(config: &BTreeMap<String, String>, known: &[&str]) -> Result<()
     }
 }
 
+/// `url` (or a comma-separated list of URLs) fit for an error or a log:
+/// the user and password before an `@` are replaced by `***`.
+pub fn redacted(url: &str) -> String {
+    url.split(',')
+        .map(|one| {
+            let start = one.find("://").map_or(0, |i| i + 3);
+            let end = one[start..].find('/').map_or(one.len(), |i| start + i);
+            match one[start..end].rfind('@') {
+                Some(at) => format!("{}***{}", &one[..start], &one[start + at..]),
+                None => one.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// `builtin:keyvalue-memory`: an in-process keyvalue store per instance.
 /// Takes no config keys.
 #[derive(Debug, Default)]
@@ -155,6 +171,22 @@ impl ProviderKind for InMemoryKeyValueKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_lose_their_credentials_and_keep_the_rest() {
+        for (url, shown) in [
+            (
+                "nats://u:hunter2@127.0.0.1:4222",
+                "nats://***@127.0.0.1:4222",
+            ),
+            ("redis://:hunter2@h:6379/0", "redis://***@h:6379/0"),
+            ("tok@h:4222,nats://h2", "***@h:4222,nats://h2"),
+            ("nats://h:4222/p@th", "nats://h:4222/p@th"),
+            ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222"),
+        ] {
+            assert_eq!(redacted(url), shown, "{url}");
+        }
+    }
 
     #[tokio::test]
     async fn memory_kind_refuses_unknown_keys_by_name() {

@@ -110,21 +110,7 @@ pub async fn connect(
         .connect(servers)
         .await
         .map_err(|source| ConnectError::Connect {
-            url: redact(url),
+            url: weft_capability::provider::redacted(url),
             source,
         })
-}
-
-/// `url` with any password or token in it replaced by `***` (each server
-/// of a comma-separated list), fit for logs and messages.
-pub fn redact(url: &str) -> String {
-    url.split(',')
-        .map(|one| match (one.find("://"), one.rfind('@')) {
-            (Some(scheme), Some(at)) if at > scheme => {
-                format!("{}://***@{}", &one[..scheme], &one[at + 1..])
-            }
-            _ => one.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }

@@ -53,6 +53,7 @@ impl ProviderKind for NatsKeyValueKind {
             },
         };
         let nats = async_nats::connect(url.as_str()).await.map_err(|e| {
+            let url = provider::redacted(url);
             provider::Error::Backend(format!("could not connect to NATS at {url}: {e}"))
         })?;
         let kv = NatsKeyValue::open_in(nats, bucket, &placement)
@@ -61,5 +62,32 @@ impl ProviderKind for NatsKeyValueKind {
                 provider::Error::Backend(format!("could not open KV bucket `{bucket}`: {e}"))
             })?;
         Ok(Capability::KeyValue(Arc::new(kv)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NatsKeyValueKind;
+    use std::collections::BTreeMap;
+    use weft_capability::provider::ProviderKind;
+
+    /// Start errors go to the log, to events and to whoever started the
+    /// provider: none may repeat a password from the URL.
+    #[tokio::test]
+    async fn a_failed_start_does_not_repeat_the_password() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(1);
+        let url = format!("nats://u:hunter2@127.0.0.1:{port}");
+        let config = BTreeMap::from([("url".to_owned(), url)]);
+        match NatsKeyValueKind.start(&config).await {
+            Ok(_) => panic!("started against a closed port"),
+            Err(e) => {
+                let said = format!("{e} {e:?}");
+                assert!(!said.contains("hunter2"), "{said}");
+                assert!(said.contains("nats://***@127.0.0.1"), "{said}");
+            }
+        }
     }
 }
