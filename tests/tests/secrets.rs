@@ -1,5 +1,6 @@
 //! Config entries marked secret: the component gets the value, never the
-//! marker, and no event on the lattice carries the value.
+//! marker, and no event on the lattice carries the value. Providers that
+//! fail to start never repeat a password from their URL.
 
 mod common;
 
@@ -61,5 +62,56 @@ async fn components_get_secret_values_and_events_never_carry_them() -> anyhow::R
         );
     }
     assert!(seen > 0, "no events were seen at all");
+    Ok(())
+}
+
+/// Start errors go to the log, to events and to whoever started the
+/// provider: none may repeat a password from the URL (NATS messaging's
+/// default URL is the host's own).
+#[tokio::test]
+async fn a_failed_provider_start_does_not_repeat_the_password() -> anyhow::Result<()> {
+    use std::collections::BTreeMap;
+    use weft_capability::provider::ProviderKind;
+    let port = weft_tests::net::free_port()?;
+    let nats = format!("nats://u:hunter2@127.0.0.1:{port}");
+    let config = |url: &str| BTreeMap::from([("url".to_owned(), url.to_owned())]);
+    type Case = (
+        &'static str,
+        Box<dyn ProviderKind>,
+        BTreeMap<String, String>,
+    );
+    let kinds: [Case; 4] = [
+        (
+            "redis",
+            Box::new(weft_keyvalue_redis::RedisKeyValueKind),
+            config(&format!("redis://:hunter2@127.0.0.1:{port}/0")),
+        ),
+        (
+            "redis, bad URL",
+            Box::new(weft_keyvalue_redis::RedisKeyValueKind),
+            config("redis://user:hunter2@127.0.0.1:notaport/0"),
+        ),
+        (
+            "nats keyvalue",
+            Box::new(weft_keyvalue_nats::NatsKeyValueKind),
+            config(&nats),
+        ),
+        (
+            "nats messaging, the host's URL",
+            Box::new(weft_messaging_nats::NatsMessagingKind::new(Some(
+                nats.clone(),
+            ))),
+            BTreeMap::new(),
+        ),
+    ];
+    for (what, kind, config) in kinds {
+        match kind.start(&config).await {
+            Ok(_) => anyhow::bail!("{what}: started against a closed port"),
+            Err(e) => {
+                let said = format!("{e} {e:?}");
+                assert!(!said.contains("hunter2"), "{what}: {said}");
+            }
+        }
+    }
     Ok(())
 }

@@ -176,35 +176,3 @@ impl ProviderKind for NatsMessagingKind {
         Ok(Capability::Messaging(Arc::new(NatsMessaging::new(client))))
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::NatsMessagingKind;
-    use std::collections::BTreeMap;
-    use weft_capability::provider::ProviderKind;
-
-    /// The host's own URL is the default: neither it nor a configured one
-    /// may show its password in a start error.
-    #[tokio::test]
-    async fn a_failed_start_does_not_repeat_the_password() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or(1);
-        let url = format!("nats://u:hunter2@127.0.0.1:{port}");
-        let by_default = NatsMessagingKind::new(Some(url.clone()));
-        let configured = BTreeMap::from([("url".to_owned(), url)]);
-        for (kind, config) in [
-            (by_default, BTreeMap::new()),
-            (NatsMessagingKind::default(), configured),
-        ] {
-            match kind.start(&config).await {
-                Ok(_) => panic!("started against a closed port"),
-                Err(e) => {
-                    let said = format!("{e} {e:?}");
-                    assert!(!said.contains("hunter2"), "{said}");
-                }
-            }
-        }
-    }
-}
