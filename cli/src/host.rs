@@ -2,7 +2,7 @@
 
 use crate::lattice::LatticeArgs;
 use crate::oci::RegistryArgs;
-use crate::run::{default_cache_dir, redact};
+use crate::run::default_cache_dir;
 use crate::units::{parse_duration, parse_pair};
 use anyhow::Context;
 use clap::Args;
@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use weft_capability::provider::InMemoryKeyValueKind;
+use weft_capability::provider::redacted;
 use weft_host::{HostApi, HostBuilder};
 use weft_http_client::HttpClientKind;
 use weft_http_server::HttpServerKind;
@@ -159,8 +160,8 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
     let events = Events::new(client.clone(), subjects.clone(), host.id());
     let endpoints = Endpoints {
         lattice: lattice.lattice.clone(),
-        ctl_host: redact(&lattice.nats),
-        rpc_host: redact(&lattice.nats),
+        ctl_host: redacted(&lattice.nats),
+        rpc_host: redacted(&lattice.nats),
     };
     let placement = lattice.placement();
     let state = LatticeState::open_in(client.clone(), &lattice.lattice, &placement)
@@ -213,7 +214,7 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
         info.id,
         info.friendly_name,
         lattice.lattice,
-        redact(&lattice.nats)
+        redacted(&lattice.nats)
     );
 
     let (reason, drain) = tokio::select! {

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use weft_capability::keyvalue::{InMemoryKeyValue, KeyValue};
+use weft_capability::provider::redacted;
 use weft_host::HostBuilder;
 use weft_http_server::{HttpServer, HttpServerConfig, Route, Router};
 use weft_runtime::{ComponentSpec, Limits};
@@ -86,14 +87,14 @@ async fn keyvalue_backend(spec: &str) -> anyhow::Result<Arc<dyn KeyValue>> {
         let kv = weft_keyvalue_redis::RedisKeyValue::connect(spec)
             .await
             .with_context(|| {
-                let spec = redact(spec);
+                let spec = redacted(spec);
                 format!("could not connect to Redis at {spec}; is redis-server running?")
             })?;
         return Ok(Arc::new(kv));
     }
     bail!(
         "--keyvalue takes `memory` or a redis:// URL, not `{}`",
-        redact(spec)
+        redacted(spec)
     )
 }
 
@@ -153,17 +154,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     eprintln!(
         "Serving {id} on http://{} ({mode}, keyvalue: {}). Press Ctrl-C to stop.",
         server.local_addr(),
-        redact(&args.keyvalue)
+        redacted(&args.keyvalue)
     );
     wait_for_shutdown().await;
     eprintln!("Stopping.");
     drop(server);
     Ok(())
-}
-
-/// A backend URL fit to print: credentials (`user:pass@`) are hidden.
-pub(crate) fn redact(url: &str) -> String {
-    weft_capability::provider::redacted(url)
 }
 
 /// Waits for Ctrl-C or SIGTERM.
@@ -197,20 +193,5 @@ pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(not(unix))]
     async {
         let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn credentials_are_not_printed() {
-        assert_eq!(
-            redact("redis://:secret@127.0.0.1:6379"),
-            "redis://***@127.0.0.1:6379"
-        );
-        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
-        assert_eq!(redact("memory"), "memory");
     }
 }

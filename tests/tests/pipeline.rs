@@ -115,9 +115,7 @@ async fn relays_forward_in_order_and_a_misconfigured_stage_fails_alone() -> anyh
                 return Some(n);
             }
             raw.publish("p.broken", "lost".into()).await.ok()?;
-            raw.flush().await.ok()?;
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            failures().filter(|n| *n > 0)
+            None
         },
     )
     .await?;

@@ -183,6 +183,7 @@ mod tests {
             ("tok@h:4222,nats://h2", "***@h:4222,nats://h2"),
             ("nats://h:4222/p@th", "nats://h:4222/p@th"),
             ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222"),
+            ("memory", "memory"),
         ] {
             assert_eq!(redacted(url), shown, "{url}");
         }

@@ -73,24 +73,26 @@ impl Fairness {
     }
 
     async fn hold_back(&self) {
-        // Nobody else has started anything since this component last did:
-        // it is alone, and waiting would help no one.
+        // While nobody else has started anything since this component last
+        // did, it is alone, and waiting would help no one.
         let mut seen = self.others_seen.load(Ordering::Relaxed);
-        let mut others = self.others();
-        while others != seen {
+        loop {
             let until = self.until.load(Ordering::Relaxed);
             let now = now_us();
             if until <= now {
-                // Paid off; a failure in between may have raised it again,
-                // in which case the next invocation waits.
+                // Paid off: back to the one-read path (a failure in between
+                // may have raised it again; then the next invocation waits).
                 let _ = self
                     .until
                     .compare_exchange(until, 0, Ordering::Relaxed, Ordering::Relaxed);
                 return;
             }
-            tokio::time::sleep(Duration::from_micros(until - now).min(RECHECK)).await;
+            let others = self.others();
+            if others == seen {
+                return;
+            }
             seen = others;
-            others = self.others();
+            tokio::time::sleep(Duration::from_micros(until - now).min(RECHECK)).await;
         }
     }
 
