@@ -2,6 +2,8 @@
 //! processes on a real nats-server (and redis-server), with hosts killed,
 //! stopped and resumed under load.
 
+// Each test binary uses some of the shared helpers.
+#[allow(dead_code)]
 mod apps_support;
 
 use apps_support::{

@@ -178,9 +178,12 @@ pub fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> anyhow::Result<
 }
 
 /// Steady load on the kv-counter: `clients` loops, one request per
-/// connection, each `PUT /hits` with its own idempotency key and sent again
-/// with the same key until answered (a host killed mid-response leaves a
-/// client without an answer), so each request is recorded exactly once.
+/// connection, each `PUT /hits` sent again until answered (a host killed
+/// mid-response leaves a client without an answer). Keyed loads
+/// ([`Load::start`]) give each request its own idempotency key, so each is
+/// recorded exactly once, and the store keeps one record per request;
+/// [`Load::counting`] sends plain increments of one counter, so the store
+/// stays the same size however long it runs.
 pub struct Load {
     stop: Arc<AtomicBool>,
     answered: Arc<AtomicU64>,
@@ -189,8 +192,17 @@ pub struct Load {
 }
 
 impl Load {
-    /// Starts the clients against `addr`.
+    /// Starts keyed clients against `addr`: each request is recorded once.
     pub fn start(addr: SocketAddr, clients: usize) -> Self {
+        Self::spawn(addr, clients, true)
+    }
+
+    /// Starts clients against `addr` that only increment `/hits`.
+    pub fn counting(addr: SocketAddr, clients: usize) -> Self {
+        Self::spawn(addr, clients, false)
+    }
+
+    fn spawn(addr: SocketAddr, clients: usize, keyed: bool) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let (answered, retried) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let tasks = (0..clients)
@@ -201,14 +213,15 @@ impl Load {
                     while !stop.load(Ordering::Relaxed) {
                         n += 1;
                         let id = format!("c{client}-{n}");
-                        let headers = [("idempotency-key", id.as_str())];
+                        let key = [("idempotency-key", id.as_str())];
+                        let headers: &[(&str, &str)] = if keyed { &key } else { &[] };
                         let until = Instant::now() + Duration::from_secs(30);
                         loop {
                             let sent = weft_tests::http::request_with(
                                 addr,
                                 "PUT",
                                 "/hits",
-                                &headers,
+                                headers,
                                 Vec::new(),
                             );
                             match tokio::time::timeout(Duration::from_secs(5), sent).await {
