@@ -168,10 +168,15 @@ enum TaskError {
     Call(wasmtime::Error),
 }
 
-/// wasi:http needs an authority; HTTP/1.0 clients may send none, so use the
-/// loopback name rather than failing the request.
+/// wasi:http needs an authority; HTTP/1.0 clients may send none (and
+/// HTTP/1.1 clients an empty `Host`), so use the loopback name rather than
+/// failing the request.
 fn with_authority(mut request: http::Request<Body>) -> http::Request<Body> {
-    if request.uri().authority().is_none() && !request.headers().contains_key(http::header::HOST) {
+    let no_host = request
+        .headers()
+        .get(http::header::HOST)
+        .is_none_or(|h| h.is_empty());
+    if request.uri().authority().is_none() && no_host {
         request.headers_mut().insert(
             http::header::HOST,
             http::HeaderValue::from_static("localhost"),

@@ -2,19 +2,26 @@
 //! listener per link from the provider to a component, at the address the
 //! link's source config names.
 
-use crate::{HttpServer, HttpServerConfig, Route, Router};
+use crate::{ConnectionLimits, HttpServer, HttpServerConfig, Route, Router};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use weft_capability::http::{HttpListener, IncomingHandler};
 use weft_capability::provider::{self, Capability, ProviderKind, Subscription, only_keys};
 
 /// The provider kind. Provider config keys: `default_address` (used by
 /// links that name no `address`), `max_content_len` (largest request body,
-/// in bytes; default 10 MiB). Link source config keys: `address`, and
-/// `reuse_port` (`true`: share the port with other hosts on this machine
-/// that ask the same; the kernel spreads connections).
+/// in bytes; default 10 MiB), `header_timeout_ms` (longest a client may
+/// take to send a request's head, and to start the next one on a kept-alive
+/// connection; default 10,000), `max_connections` and
+/// `max_connections_per_client` (connections each listener keeps open, in
+/// all and from one client address; default 10,000 or half the process's
+/// file descriptor limit, and a quarter of that per client). Link source
+/// config keys: `address`, and `reuse_port` (`true`: share the port with
+/// other hosts on this machine that ask the same; the kernel spreads
+/// connections).
 #[derive(Debug, Default)]
 pub struct HttpServerKind;
 
@@ -24,29 +31,87 @@ impl ProviderKind for HttpServerKind {
         &self,
         config: &BTreeMap<String, String>,
     ) -> Result<Capability, provider::Error> {
-        only_keys(config, &["default_address", "max_content_len"])?;
+        only_keys(
+            config,
+            &[
+                "default_address",
+                "max_content_len",
+                "header_timeout_ms",
+                "max_connections",
+                "max_connections_per_client",
+            ],
+        )?;
         let default_address = config
             .get("default_address")
             .map(|a| parse_address("default_address", a))
             .transpose()?;
-        let max_body_bytes = match config.get("max_content_len") {
-            Some(v) => v.parse().map_err(|_| provider::Error::BadValue {
-                key: "max_content_len".into(),
-                reason: format!("`{v}` is not a number of bytes"),
-            })?,
-            None => HttpServerConfig::default().max_body_bytes,
+        let defaults = HttpServerConfig::default();
+        let max_body_bytes = number(config, "max_content_len", "a number of bytes")?
+            .unwrap_or(defaults.max_body_bytes);
+        let header_timeout = number(config, "header_timeout_ms", "a number of milliseconds")?
+            .map_or(defaults.header_timeout, |ms| {
+                Duration::from_millis(ms as u64)
+            });
+        let max = number(config, "max_connections", "a number of connections")?;
+        let max_per_client = number(config, "max_connections_per_client", "a number")?;
+        let connections = match (max, max_per_client) {
+            (None, None) => defaults.connections,
+            (Some(max), None) => ConnectionLimits {
+                max,
+                max_per_client: (max / 4).max(1),
+            },
+            (max, Some(per)) => ConnectionLimits {
+                max: max.unwrap_or(defaults.connections.max),
+                max_per_client: per,
+            },
         };
+        for (key, n) in [
+            ("header_timeout_ms", header_timeout.as_millis()),
+            ("max_connections", connections.max as u128),
+            (
+                "max_connections_per_client",
+                connections.max_per_client as u128,
+            ),
+        ] {
+            if n == 0 {
+                return Err(provider::Error::BadValue {
+                    key: key.into(),
+                    reason: "must be at least 1".into(),
+                });
+            }
+        }
         Ok(Capability::HttpServer(Arc::new(Listeners {
             default_address,
             max_body_bytes,
+            header_timeout,
+            connections,
         })))
     }
+}
+
+/// The value of `key` as a whole number, if set.
+fn number(
+    config: &BTreeMap<String, String>,
+    key: &str,
+    what: &str,
+) -> Result<Option<usize>, provider::Error> {
+    config
+        .get(key)
+        .map(|v| {
+            v.parse().map_err(|_| provider::Error::BadValue {
+                key: key.into(),
+                reason: format!("`{v}` is not {what}"),
+            })
+        })
+        .transpose()
 }
 
 /// A running `builtin:http-server` instance.
 struct Listeners {
     default_address: Option<SocketAddr>,
     max_body_bytes: usize,
+    header_timeout: Duration,
+    connections: ConnectionLimits,
 }
 
 impl HttpListener for Listeners {
@@ -78,6 +143,8 @@ impl HttpListener for Listeners {
             address,
             max_body_bytes: self.max_body_bytes,
             reuse_port,
+            header_timeout: self.header_timeout,
+            connections: self.connections,
         };
         let server = HttpServer::bind_now(config, router)
             .map_err(|e| provider::Error::Backend(e.to_string()))?;

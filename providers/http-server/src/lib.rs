@@ -3,7 +3,9 @@
 //!
 //! One [`HttpServer`] listens on one address; its [`Router`] picks the
 //! handler by `Host` header and longest path prefix. Request bodies are
-//! limited in size; a handler error becomes a 5xx with the reason logged.
+//! limited in size, request heads in time, open connections in number (in
+//! all and per client address); a handler error becomes a 5xx with the
+//! reason logged.
 //!
 //! ```no_run
 //! # async fn demo(handler: std::sync::Arc<dyn weft_capability::http::IncomingHandler>) -> Result<(), weft_http_server::Error> {
@@ -17,13 +19,15 @@
 //! ```
 #![deny(missing_docs)]
 
+mod admission;
 mod kind;
 mod router;
 mod server;
 
+pub use admission::ConnectionLimits;
 pub use kind::HttpServerKind;
 pub use router::{Route, Router};
-pub use server::{HttpServer, HttpServerConfig, serve_connection};
+pub use server::{ConnectionConfig, HttpServer, HttpServerConfig, serve_connection};
 
 /// Errors of the HTTP server provider.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,8 @@
-//! The listener: accepts connections, applies the body limit, routes, and
-//! turns handler errors into 5xx responses.
+//! The listener: accepts connections within its limits, applies the header
+//! deadline and the body limit, routes, and turns handler errors into 5xx
+//! responses.
 
+use crate::admission::{Admission, ConnectionLimits};
 use crate::{Error, Route, Router};
 use bytes::Bytes;
 use http::{Response, StatusCode, header};
@@ -8,10 +10,11 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use weft_capability::http::{Body, BodyError, Error as HandlerError};
@@ -27,6 +30,12 @@ pub struct HttpServerConfig {
     /// same (`SO_REUSEPORT`; several hosts on one machine serving one
     /// port, the kernel spreading connections).
     pub reuse_port: bool,
+    /// Longest a client may take to send a request's head, counted from
+    /// when the server is ready to read it; an idle keep-alive connection is
+    /// closed after the same time.
+    pub header_timeout: Duration,
+    /// Connections kept open at once; more are answered 503 and closed.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for HttpServerConfig {
@@ -35,8 +44,23 @@ impl Default for HttpServerConfig {
             address: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 10 << 20,
             reuse_port: false,
+            header_timeout: Duration::from_secs(10),
+            connections: ConnectionLimits::default(),
         }
     }
+}
+
+/// How one connection is served: where its requests go and the limits on
+/// them.
+#[derive(Clone)]
+pub struct ConnectionConfig {
+    /// Picks the handler of each request.
+    pub router: Arc<Router>,
+    /// Largest request body, in bytes; larger ones get 413.
+    pub max_body: usize,
+    /// Longest a client may take to send a request's head (and to start
+    /// the next one on a kept-alive connection).
+    pub header_timeout: Duration,
 }
 
 /// A running listener. Dropping it stops accepting at once; requests in
@@ -61,9 +85,14 @@ impl HttpServer {
         };
         let listener = listen(&config).map_err(bind_err)?;
         let local_addr = listener.local_addr().map_err(bind_err)?;
-        let max_body = config.max_body_bytes;
+        let serving = ConnectionConfig {
+            router,
+            max_body: config.max_body_bytes,
+            header_timeout: config.header_timeout,
+        };
+        let admission = Admission::new(config.connections);
         let (stop, stopped) = watch::channel(false);
-        tokio::spawn(accept_loop(listener, router, max_body, stopped));
+        tokio::spawn(accept_loop(listener, serving, admission, stopped));
         Ok(Self { local_addr, stop })
     }
 
@@ -100,10 +129,23 @@ async fn stopping(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
+/// What a client over the connection limits gets before the close: a
+/// complete response, so it sees why rather than a reset.
+const TOO_MANY: &[u8] = concat!(
+    "HTTP/1.1 503 Service Unavailable\r\n",
+    "connection: close\r\n",
+    "content-type: text/plain; charset=utf-8\r\n",
+    "retry-after: 1\r\n",
+    "content-length: 45\r\n",
+    "\r\n",
+    "too many connections open; retry in a moment\n",
+)
+.as_bytes();
+
 async fn accept_loop(
     listener: TcpListener,
-    router: Arc<Router>,
-    max_body: usize,
+    serving: ConnectionConfig,
+    admission: Arc<Admission>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -121,30 +163,46 @@ async fn accept_loop(
                 continue;
             }
         };
+        let admitted = match admission.admit(peer.ip()) {
+            Ok(admitted) => admitted,
+            Err(_) => {
+                // A fresh socket's send buffer is empty: this never blocks.
+                let _ = stream.try_write(TOO_MANY);
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
+        let serving = serving.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve_connection(stream, router, max_body, stop).await {
+            let _admitted = admitted;
+            if let Err(e) = serve_connection(stream, serving, stop).await {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
         });
     }
 }
 
-/// Serves HTTP/1.1 requests arriving on `io` (one client connection) to the
-/// routes of `router`, bodies limited to `max_body` bytes, until the client
-/// closes or `stop` turns true (the request in flight is finished first).
-/// Public so the fuzzer can feed it raw bytes.
+/// Serves HTTP/1.1 requests arriving on `io` (one client connection) as
+/// `config` says, until the client closes, stalls past the header deadline,
+/// or `stop` turns true (the request in flight is finished first).
+///
+/// A client that shuts down its sending side after a request still gets
+/// the answer (`printf 'GET / …' | nc -N`). Public so the fuzzer can feed
+/// it raw bytes.
 pub async fn serve_connection<I>(
     io: I,
-    router: Arc<Router>,
-    max_body: usize,
+    config: ConnectionConfig,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), hyper::Error>
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let ConnectionConfig {
+        router,
+        max_body,
+        header_timeout,
+    } = config;
     let service = service_fn(move |req: http::Request<Incoming>| {
         // Pick before the future: it then owns only the route.
         let host = req
@@ -156,6 +214,9 @@ where
     });
     let connection = http1::Builder::new()
         .keep_alive(true)
+        .half_close(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
         .serve_connection(TokioIo::new(io), service);
     let mut connection = std::pin::pin!(connection);
     tokio::select! {
@@ -192,11 +253,44 @@ fn declared_length(req: &http::Request<Incoming>) -> Option<u64> {
         .ok()
 }
 
+/// Why the request's `Host` header cannot be used, if it cannot: HTTP/1.1
+/// wants exactly one, naming a host and optional port (RFC 9112 §3.2). A
+/// request without one, or with an empty one, is served (HTTP/1.0 clients
+/// send none); the runtime then names the host `localhost`.
+fn bad_host(req: &http::Request<Incoming>) -> Option<String> {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host = hosts.next()?;
+    if hosts.next().is_some() {
+        return Some("the request has more than one Host header".into());
+    }
+    // An empty one is allowed: the request names no host.
+    if host.is_empty() {
+        return None;
+    }
+    // The client controls these bytes: only a valid host[:port] goes on,
+    // and at most 100 characters of it come back in the answer.
+    match http::uri::Authority::try_from(host.as_bytes()) {
+        Ok(authority) if !authority.as_str().contains('@') => None,
+        _ => {
+            let shown: String = String::from_utf8_lossy(host.as_bytes())
+                .escape_debug()
+                .take(100)
+                .collect();
+            Some(format!(
+                "the Host header `{shown}` is not a host name or address with an optional port"
+            ))
+        }
+    }
+}
+
 async fn serve(
     route: Option<Arc<Route>>,
     max_body: usize,
     req: http::Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
+    if let Some(reason) = bad_host(&req) {
+        return Ok(text(StatusCode::BAD_REQUEST, reason));
+    }
     let Some(route) = route else {
         return Ok(text(
             StatusCode::NOT_FOUND,
@@ -243,5 +337,21 @@ fn error_response(e: &HandlerError) -> Response<Body> {
             StatusCode::SERVICE_UNAVAILABLE,
             format!("component `{component}` is at capacity; retry later"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TOO_MANY;
+
+    #[test]
+    fn the_refusal_is_a_complete_response() {
+        let text = String::from_utf8_lossy(TOO_MANY);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or_default();
+        let declared = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .and_then(|n| n.parse::<usize>().ok());
+        assert_eq!(declared, Some(body.len()));
     }
 }

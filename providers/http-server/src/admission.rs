@@ -1,0 +1,193 @@
+//! How many connections a listener keeps open: in all, and per client
+//! address. Clients that open connections and never finish a request (a
+//! slowloris) would otherwise hold file descriptors until the host has none
+//! left for anything else: other listeners, NATS, Redis, its cache.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The caps on a listener's open connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Connections open at once, from all clients.
+    pub max: usize,
+    /// Connections open at once from one client address.
+    pub max_per_client: usize,
+}
+
+impl Default for ConnectionLimits {
+    /// 10,000 connections, or half of this process's file descriptor limit
+    /// when that is lower (the rest stay for everything else the host
+    /// does); a quarter of that per client address, so one client cannot
+    /// take them all and a reverse proxy in front still has plenty.
+    fn default() -> Self {
+        let fds = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .current
+            .unwrap_or(u64::MAX);
+        let max = usize::try_from(fds / 2)
+            .unwrap_or(usize::MAX)
+            .clamp(64, 10_000);
+        Self {
+            max,
+            max_per_client: (max / 4).max(1),
+        }
+    }
+}
+
+/// Why a connection was turned away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The listener has `max` connections open.
+    Full(usize),
+    /// This client address has `max_per_client` open.
+    ClientFull(usize),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Full(n) => write!(f, "the server has {n} connections open, its limit"),
+            Self::ClientFull(n) => {
+                write!(
+                    f,
+                    "this client has {n} connections open, the limit per client"
+                )
+            }
+        }
+    }
+}
+
+/// Counts a listener's open connections against its limits.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    limits: ConnectionLimits,
+    /// Open connections by client address (the sum is the total).
+    open: Mutex<Counts>,
+    /// Refusals since the last warning, and when that was.
+    refused: AtomicU64,
+    warned: Mutex<Option<Instant>>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    total: usize,
+    by_client: HashMap<IpAddr, usize>,
+}
+
+/// An admitted connection; dropping it gives its place back.
+#[derive(Debug)]
+pub(crate) struct Admitted {
+    admission: Arc<Admission>,
+    client: IpAddr,
+}
+
+impl Admission {
+    pub(crate) fn new(limits: ConnectionLimits) -> Arc<Self> {
+        Arc::new(Self {
+            limits,
+            open: Mutex::new(Counts::default()),
+            refused: AtomicU64::new(0),
+            warned: Mutex::new(None),
+        })
+    }
+
+    /// Takes a place for a connection from `client`, or says why not.
+    pub(crate) fn admit(self: &Arc<Self>, client: IpAddr) -> Result<Admitted, Refused> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if open.total >= self.limits.max {
+            return Err(self.refuse(Refused::Full(self.limits.max)));
+        }
+        let mine = open.by_client.entry(client).or_insert(0);
+        if *mine >= self.limits.max_per_client {
+            return Err(self.refuse(Refused::ClientFull(self.limits.max_per_client)));
+        }
+        *mine += 1;
+        open.total += 1;
+        Ok(Admitted {
+            admission: Arc::clone(self),
+            client,
+        })
+    }
+
+    /// Counts a refusal and warns at most once a second, with how many
+    /// there were since the last warning.
+    fn refuse(&self, why: Refused) -> Refused {
+        let count = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if warned.is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1)) {
+            *warned = Some(now);
+            self.refused.store(0, Ordering::Relaxed);
+            tracing::warn!("refused {count} connection(s) since the last warning: {why}");
+        }
+        why
+    }
+
+    /// Connections open now.
+    #[cfg(test)]
+    fn open(&self) -> usize {
+        self.open.lock().unwrap_or_else(|p| p.into_inner()).total
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut open = self
+            .admission
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        open.total = open.total.saturating_sub(1);
+        if let Some(n) = open.by_client.get_mut(&self.client) {
+            *n -= 1;
+            if *n == 0 {
+                open.by_client.remove(&self.client);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([127, 0, 0, last])
+    }
+
+    #[test]
+    fn one_client_cannot_take_every_place() {
+        let admission = Admission::new(ConnectionLimits {
+            max: 4,
+            max_per_client: 2,
+        });
+        let a: Vec<_> = (0..2).filter_map(|_| admission.admit(ip(1)).ok()).collect();
+        assert_eq!(a.len(), 2);
+        assert_eq!(admission.admit(ip(1)).err(), Some(Refused::ClientFull(2)));
+        let b: Vec<_> = (0..2).filter_map(|_| admission.admit(ip(2)).ok()).collect();
+        assert_eq!(b.len(), 2);
+        assert_eq!(admission.admit(ip(3)).err(), Some(Refused::Full(4)));
+        drop(a);
+        assert_eq!(admission.open(), 2);
+        assert!(admission.admit(ip(1)).is_ok());
+        drop(b);
+        assert_eq!(admission.open(), 0);
+        assert!(
+            admission
+                .open
+                .lock()
+                .map(|o| o.by_client.is_empty())
+                .unwrap_or(false)
+        );
+    }
+
+    #[test]
+    fn defaults_leave_descriptors_for_the_rest_of_the_host() {
+        let limits = ConnectionLimits::default();
+        assert!((64..=10_000).contains(&limits.max));
+        assert!(limits.max_per_client >= 1 && limits.max_per_client <= limits.max);
+    }
+}
