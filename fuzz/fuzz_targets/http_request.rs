@@ -6,10 +6,10 @@
 
 use http_body_util::{BodyExt, Full};
 use libfuzzer_sys::fuzz_target;
-use std::sync::{Arc, OnceLock};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::sync::Arc;
+use std::time::Duration;
 use weft_capability::http::{Body, Error, IncomingHandler};
-use weft_http_server::{Route, Router, serve_connection};
+use weft_http_server::{Route, Router};
 
 const MAX_BODY: usize = 1024;
 
@@ -40,33 +40,9 @@ impl IncomingHandler for Echo {
     }
 }
 
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-    })
-}
-
 fuzz_target!(|data: &[u8]| {
-    runtime().block_on(async {
-        let router = Arc::new(Router::default());
-        router.add(Route::new("echo", Arc::new(Echo)));
-        router.add(Route::new("api", Arc::new(Echo)).with_path_prefix("/api"));
-        let (mut client, server) = tokio::io::duplex(64 * 1024);
-        let (_stop, stop) = tokio::sync::watch::channel(false);
-        let serving = tokio::spawn(serve_connection(server, router, MAX_BODY, stop));
-        let _ = client.write_all(data).await;
-        let _ = client.shutdown().await;
-        let mut answer = Vec::new();
-        let _ = tokio::time::timeout(
-            std::time::Duration::from_secs(1),
-            client.read_to_end(&mut answer),
-        )
-        .await;
-        drop(client);
-        let _ = serving.await;
-    });
+    let router = Arc::new(Router::default());
+    router.add(Route::new("echo", Arc::new(Echo)));
+    router.add(Route::new("api", Arc::new(Echo)).with_path_prefix("/api"));
+    weft_fuzz::exchange(data, router, MAX_BODY, Duration::from_secs(1));
 });

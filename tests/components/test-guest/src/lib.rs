@@ -13,6 +13,7 @@
 //! | `/count` | increments `count` in keyvalue, returns the value |
 //! | `/state` | increments a counter in guest memory (shows instance reuse) |
 //! | `/echo` | returns the request body |
+//! | `/inspect…` | reads all the request gives (method, scheme, authority, path, headers, body), answers with it as text and its headers copied back |
 //! | `/sleep/MS` | waits MS milliseconds (wasi:clocks), then 200 "slept" |
 
 wit_bindgen::generate!({
@@ -96,6 +97,7 @@ impl wasip2::exports::http::incoming_handler::Guest for TestGuest {
                 Some(body) => reply(out, 200, &body),
                 None => reply(out, 400, b"could not read the body"),
             },
+            p if p.starts_with("/inspect") => inspect(request, out),
             p if p.starts_with("/sleep/") => {
                 let ms: u64 = p["/sleep/".len()..].parse().unwrap_or(0);
                 wasip2::clocks::monotonic_clock::subscribe_duration(ms * 1_000_000).block();
@@ -163,6 +165,41 @@ fn exercise_keyvalue() -> Result<(), String> {
         return Err("exists after delete-many".into());
     }
     Ok(())
+}
+
+/// Everything the host handed over about `request`, as text; the response
+/// carries the request's headers back (those the host lets a response
+/// have), so both directions of the header conversion run.
+fn inspect(request: IncomingRequest, out: ResponseOutparam) {
+    let mut seen = format!(
+        "{:?} {:?} {:?} {:?}\n",
+        request.method(),
+        request.scheme(),
+        request.authority(),
+        request.path_with_query()
+    );
+    let entries = request.headers().entries();
+    for (name, value) in &entries {
+        seen.push_str(&format!("{name}: {}\n", String::from_utf8_lossy(value)));
+    }
+    let body = read_body(request);
+    seen.push_str(&format!("body: {:?} bytes\n", body.map(|b| b.len())));
+    let headers = Fields::new();
+    for (name, value) in entries {
+        // Some names (hop-by-hop, forbidden) are refused: that is an answer too.
+        let _ = headers.append(&name, &value);
+    }
+    let response = OutgoingResponse::new(headers);
+    let Ok(outgoing) = response.body() else {
+        return;
+    };
+    ResponseOutparam::set(out, Ok(response));
+    if let Ok(stream) = outgoing.write() {
+        for chunk in seen.as_bytes().chunks(4096) {
+            let _ = stream.blocking_write_and_flush(chunk);
+        }
+    }
+    let _ = OutgoingBody::finish(outgoing, None);
 }
 
 fn read_body(request: IncomingRequest) -> Option<Vec<u8>> {
