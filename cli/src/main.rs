@@ -16,6 +16,7 @@ mod msg;
 mod new;
 mod oci;
 mod run;
+mod serve;
 mod spy;
 mod telemetry;
 mod ui;

@@ -39,10 +39,5 @@ pub async fn serve(
     let app = Router::new()
         .route("/metrics", get(metrics))
         .with_state(host);
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::warn!("the metrics endpoint stopped: {e}");
-        }
-    });
-    Ok((bound, task))
+    Ok((bound, tokio::spawn(crate::serve::run(listener, app))))
 }

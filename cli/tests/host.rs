@@ -107,7 +107,8 @@ async fn bad_lattice_names_and_labels_are_usage_errors() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn metrics_are_served_where_asked_and_a_taken_port_is_a_clear_error() -> anyhow::Result<()> {
+async fn metrics_are_served_where_asked_stalled_clients_are_cut_off_and_a_taken_port_is_a_clear_error()
+-> anyhow::Result<()> {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let nats = NatsServer::start().await?;
     let cache = tempfile::tempdir()?;
@@ -143,6 +144,19 @@ async fn metrics_are_served_where_asked_and_a_taken_port_is_a_clear_error() -> a
         "{}",
         reply.body
     );
+
+    // A client that never finishes its request head is cut off (10 s by
+    // default), and the endpoint answers others meanwhile.
+    let mut stalled = tokio::net::TcpStream::connect(addr).await?;
+    tokio::io::AsyncWriteExt::write_all(&mut stalled, b"GET /metrics HTTP/1.1\r\n").await?;
+    assert_eq!(weft_tests::http::get(addr, "/metrics").await?.status, 200);
+    let mut rest = Vec::new();
+    timeout(
+        Duration::from_secs(20),
+        tokio::io::AsyncReadExt::read_to_end(&mut stalled, &mut rest),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("a stalled request head kept its connection for 20 s"))??;
 
     // The same port again: taken, and the error says so.
     let out = Command::new(WEFT)

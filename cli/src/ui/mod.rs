@@ -135,9 +135,7 @@ pub async fn start(
     let addr = listener.local_addr()?;
     let app = router(ui);
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!("the dashboard stopped: {e}");
-        }
+        crate::serve::run(listener, app).await;
         follower.abort();
     });
     Ok(Dashboard { addr, token, task })

@@ -21,11 +21,13 @@
 
 mod admission;
 mod kind;
+pub mod listener;
 mod router;
 mod server;
 
 pub use admission::ConnectionLimits;
 pub use kind::HttpServerKind;
+pub use listener::{ListenLimits, serve_listener};
 pub use router::{Route, Router};
 pub use server::{ConnectionConfig, HttpServer, HttpServerConfig, serve_connection};
 

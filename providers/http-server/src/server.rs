@@ -1,16 +1,15 @@
-//! The listener: accepts connections within its limits, applies the header
-//! deadline and the body limit, routes, and turns handler errors into 5xx
-//! responses.
+//! The component listener: applies the body limit, checks `Host`, routes,
+//! and turns handler errors into 5xx responses (connections and their
+//! limits are [`crate::listener`]'s).
 
-use crate::admission::{Admission, ConnectionLimits};
+use crate::admission::ConnectionLimits;
+use crate::listener::{ListenLimits, serve_io, serve_listener};
 use crate::{Error, Route, Router};
 use bytes::Bytes;
 use http::{Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,7 +43,7 @@ impl Default for HttpServerConfig {
             address: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 10 << 20,
             reuse_port: false,
-            header_timeout: Duration::from_secs(10),
+            header_timeout: ListenLimits::default().header_timeout,
             connections: ConnectionLimits::default(),
         }
     }
@@ -85,14 +84,13 @@ impl HttpServer {
         };
         let listener = listen(&config).map_err(bind_err)?;
         let local_addr = listener.local_addr().map_err(bind_err)?;
-        let serving = ConnectionConfig {
-            router,
-            max_body: config.max_body_bytes,
+        let limits = ListenLimits {
             header_timeout: config.header_timeout,
+            connections: config.connections,
         };
-        let admission = Admission::new(config.connections);
+        let service = routing(router, config.max_body_bytes);
         let (stop, stopped) = watch::channel(false);
-        tokio::spawn(accept_loop(listener, serving, admission, stopped));
+        tokio::spawn(serve_listener(listener, service, limits, stopped));
         Ok(Self { local_addr, stop })
     }
 
@@ -124,86 +122,20 @@ impl Drop for HttpServer {
     }
 }
 
-/// Resolves once the server is told to stop (or its handle is gone).
-async fn stopping(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
-}
-
-/// What a client over the connection limits gets before the close: a
-/// complete response, so it sees why rather than a reset.
-const TOO_MANY: &[u8] = concat!(
-    "HTTP/1.1 503 Service Unavailable\r\n",
-    "connection: close\r\n",
-    "content-type: text/plain; charset=utf-8\r\n",
-    "retry-after: 1\r\n",
-    "content-length: 45\r\n",
-    "\r\n",
-    "too many connections open; retry in a moment\n",
-)
-.as_bytes();
-
-async fn accept_loop(
-    listener: TcpListener,
-    serving: ConnectionConfig,
-    admission: Arc<Admission>,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        let accepted = tokio::select! {
-            biased;
-            () = stopping(&mut stop) => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Out of file descriptors and the like: back off, keep serving.
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let admitted = match admission.admit(peer.ip()) {
-            Ok(admitted) => admitted,
-            Err(_) => {
-                // A fresh socket's send buffer is empty: this never blocks.
-                let _ = stream.try_write(TOO_MANY);
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let serving = serving.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let _admitted = admitted;
-            if let Err(e) = serve_connection(stream, serving, stop).await {
-                tracing::debug!(%peer, "connection ended: {e}");
-            }
-        });
-    }
-}
-
-/// Serves HTTP/1.1 requests arriving on `io` (one client connection) as
-/// `config` says, until the client closes, stalls past the header deadline,
-/// or `stop` turns true (the request in flight is finished first).
-///
-/// A client that shuts down its sending side after a request still gets
-/// the answer (`printf 'GET / …' | nc -N`). Public so the fuzzer can feed
-/// it raw bytes.
-pub async fn serve_connection<I>(
-    io: I,
-    config: ConnectionConfig,
-    mut stop: watch::Receiver<bool>,
-) -> Result<(), hyper::Error>
-where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let ConnectionConfig {
-        router,
-        max_body,
-        header_timeout,
-    } = config;
-    let service = service_fn(move |req: http::Request<Incoming>| {
+/// The service a component listener runs for each connection: routes each
+/// request by `Host` and path, with bodies up to `max_body` bytes.
+fn routing(
+    router: Arc<Router>,
+    max_body: usize,
+) -> impl hyper::service::Service<
+    http::Request<Incoming>,
+    Response = Response<Body>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
+> + Clone
++ Send
++ 'static {
+    service_fn(move |req: http::Request<Incoming>| {
         // Pick before the future: it then owns only the route.
         let host = req
             .headers()
@@ -211,22 +143,23 @@ where
             .and_then(|v| v.to_str().ok());
         let route = router.pick(host, req.uri().path());
         serve(route, max_body, req)
-    });
-    let connection = http1::Builder::new()
-        .keep_alive(true)
-        .half_close(true)
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
-        .serve_connection(TokioIo::new(io), service);
-    let mut connection = std::pin::pin!(connection);
-    tokio::select! {
-        ended = connection.as_mut() => ended,
-        () = stopping(&mut stop) => {
-            // Finish the request in flight, then close.
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
-    }
+    })
+}
+
+/// Serves HTTP/1.1 requests arriving on `io` (one client connection) as
+/// `config` says, until the client closes, stalls past the header deadline,
+/// or `stop` turns true (the request in flight is finished first); see
+/// [`serve_io`]. Public so the fuzzer can feed it raw bytes.
+pub async fn serve_connection<I>(
+    io: I,
+    config: ConnectionConfig,
+    stop: watch::Receiver<bool>,
+) -> Result<(), hyper::Error>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = routing(config.router, config.max_body);
+    serve_io(io, service, config.header_timeout, stop).await
 }
 
 fn text(status: StatusCode, message: impl Into<String>) -> Response<Body> {
@@ -337,21 +270,5 @@ fn error_response(e: &HandlerError) -> Response<Body> {
             StatusCode::SERVICE_UNAVAILABLE,
             format!("component `{component}` is at capacity; retry later"),
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::TOO_MANY;
-
-    #[test]
-    fn the_refusal_is_a_complete_response() {
-        let text = String::from_utf8_lossy(TOO_MANY);
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or_default();
-        let declared = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length: "))
-            .and_then(|n| n.parse::<usize>().ok());
-        assert_eq!(declared, Some(body.len()));
     }
 }
