@@ -1,8 +1,9 @@
 //! Scenario 10: a well-behaved component beside hostile ones on the same
 //! host. Its HTTP throughput alone, then while neighbours spin in an
-//! endless loop, allocate without end, recurse deeply and flood the log as
-//! fast as clients can ask, each stopped by its own limits, and held back
-//! while it owes time for its failures.
+//! endless loop, allocate without end, recurse deeply, flood the log and
+//! start floods of outgoing requests, as fast as clients can ask, each
+//! stopped by its own limits, and held back while it owes time for its
+//! failures.
 
 use crate::load;
 use crate::report::{Better, Figure};
@@ -16,9 +17,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use weft_capability::provider::{Capability, ProviderKind};
 use weft_host::HostBuilder;
+use weft_http_client::HttpClientKind;
 use weft_http_server::{HttpServer, HttpServerConfig, Route, Router};
-use weft_runtime::{ComponentSpec, Limits};
+use weft_runtime::{ComponentSpec, Limits, Links};
+
+/// Outgoing requests one `/fetch-flood` asks the caller guest to start at
+/// once (an instance may have 32 waiting; the rest are refused).
+const FLOOD: usize = 100;
+
+/// How late the upstream of the outgoing floods answers.
+const UPSTREAM_DELAY: Duration = Duration::from_millis(200);
 
 /// `weft-bench neighbours` arguments.
 #[derive(Debug, clap::Args)]
@@ -52,6 +62,18 @@ pub struct NeighboursArgs {
         default_value = "/loop,/alloc,/recurse,/log-flood"
     )]
     paths: Vec<String>,
+    /// The guest that floods outgoing HTTP (the `caller` test guest's
+    /// `/fetch-flood`, 100 requests at once to a loopback upstream that
+    /// answers 200 ms late).
+    #[arg(
+        long,
+        default_value = "target/guests/wasm32-wasip2/release/caller.wasm"
+    )]
+    caller: PathBuf,
+    /// Clients asking for outgoing floods, each again as soon as answered
+    /// (0: none).
+    #[arg(long, default_value_t = 2)]
+    fetchers: usize,
     /// Rounds (alone, then beside hostiles); figures are medians.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
@@ -91,6 +113,33 @@ async fn attack(
     Ok(statuses)
 }
 
+/// Serves the caller guest with its outgoing HTTP bound to a client that
+/// may reach only a slow loopback upstream; returns its address and the
+/// path that floods that upstream.
+async fn outgoing_flood(
+    host: &weft_host::Host,
+    caller: &std::path::Path,
+) -> anyhow::Result<(HttpServer, String)> {
+    let wasm = std::fs::read(crate::guest_file(caller)?)?;
+    let component = host
+        .start_component(&wasm, ComponentSpec::new("fetcher"))
+        .await?;
+    let upstream = weft_tests::http::upstream(UPSTREAM_DELAY).await?;
+    let Capability::HttpClient(provider) = HttpClientKind.start(&BTreeMap::new()).await? else {
+        anyhow::bail!("builtin:http-client is not an HTTP client");
+    };
+    let allowed = BTreeMap::from([("allowed_hosts".into(), format!("http://{upstream}"))]);
+    let mut links = Links::default();
+    links
+        .name_mut(weft_runtime::links::DEFAULT_LINK)
+        .http_client = Some(provider.client(&allowed)?);
+    component.set_links(links);
+    let router = Arc::new(Router::default());
+    router.add(Route::new("fetcher", component));
+    let path = format!("/fetch-flood?{FLOOD}&http://{upstream}/");
+    Ok((serve(router).await?, path))
+}
+
 /// Runs the scenario; prints each round and the hostile answers.
 pub async fn run(args: NeighboursArgs) -> anyhow::Result<Vec<Figure>> {
     let read =
@@ -119,6 +168,10 @@ pub async fn run(args: NeighboursArgs) -> anyhow::Result<Vec<Figure>> {
     let bad_router = Arc::new(Router::default());
     bad_router.add(Route::new("hostile", bad));
     let (good_server, bad_server) = (serve(good_router).await?, serve(bad_router).await?);
+    let fetcher = match args.fetchers {
+        0 => None,
+        _ => Some(outgoing_flood(&host, &args.caller).await?),
+    };
     let duration = Duration::from_secs(args.seconds);
 
     let (mut alone, mut beside) = (Vec::new(), Vec::new());
@@ -132,6 +185,12 @@ pub async fn run(args: NeighboursArgs) -> anyhow::Result<Vec<Figure>> {
             for _ in 0..args.attackers {
                 let task = attack(bad_server.local_addr(), path.clone(), stop.clone());
                 attackers.push((path.clone(), tokio::spawn(task)));
+            }
+        }
+        if let Some((server, path)) = &fetcher {
+            for _ in 0..args.fetchers {
+                let task = attack(server.local_addr(), path.clone(), stop.clone());
+                attackers.push(("/fetch-flood".into(), tokio::spawn(task)));
             }
         }
         let noisy = load::run(good_server.local_addr(), args.connections, duration).await?;

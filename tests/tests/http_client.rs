@@ -8,7 +8,6 @@ mod common;
 use common::{LatticeHost, link, provider, scale, serve_http, start_host};
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use weft_lattice_client::LatticeClient;
 use weft_lattice_protocol::wire::{Link, StringMap};
 use weft_runtime::MAX_OUTGOING_IN_FLIGHT;
@@ -19,37 +18,7 @@ const LATTICE: &str = "outgoing";
 
 /// A one-line HTTP server: answers every request `200 upstream saw PATH`.
 async fn upstream() -> anyhow::Result<SocketAddr> {
-    slow_upstream(Duration::ZERO).await
-}
-
-/// [`upstream`], answering each request `delay` after it has read it.
-async fn slow_upstream(delay: Duration) -> anyhow::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let line = String::from_utf8_lossy(&head);
-                let path = line.split(' ').nth(1).unwrap_or("?").to_owned();
-                tokio::time::sleep(delay).await;
-                let body = format!("upstream saw {path}");
-                let reply = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(reply.as_bytes()).await;
-            });
-        }
-    });
-    Ok(addr)
+    http::upstream(Duration::ZERO).await
 }
 
 fn outgoing(allowed: &str) -> Link {
@@ -166,7 +135,7 @@ async fn outgoing_http_reaches_only_the_hosts_the_link_allows() -> anyhow::Resul
 async fn a_flood_of_outgoing_requests_is_capped_per_instance() -> anyhow::Result<()> {
     let (_nats, _host, client, addr) = caller().await?;
     // Answers a second late, so the whole flood waits at once.
-    let slow = slow_upstream(Duration::from_secs(1)).await?;
+    let slow = http::upstream(Duration::from_secs(1)).await?;
     let allowed = StringMap::from([("allowed_hosts".into(), format!("http://{slow}"))]);
     client.put_config("slow", &allowed).await?;
     client.put_link(&outgoing("slow")).await?;
