@@ -1,13 +1,36 @@
 //! How many connections a listener keeps open: in all, and per client
-//! address. Clients that open connections and never finish a request (a
-//! slowloris) would otherwise hold file descriptors until the host has none
-//! left for anything else: other listeners, NATS, Redis, its cache.
+//! address, and how many all listeners of the process keep open together.
+//! Clients that open connections and never finish a request (a slowloris)
+//! would otherwise hold file descriptors until the host has none left for
+//! anything else: other listeners, NATS, Redis, its cache.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+/// Connections open across every listener of this process.
+static PROCESS_OPEN: AtomicUsize = AtomicUsize::new(0);
+
+/// This process's file descriptor limit (its soft `RLIMIT_NOFILE`).
+fn fd_limit() -> u64 {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX)
+}
+
+/// How many connections all listeners of this process keep open together:
+/// half its file descriptor limit (at least 64), so the other half stays
+/// for everything else the host does however many listeners it has.
+fn process_budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        usize::try_from(fd_limit() / 2)
+            .unwrap_or(usize::MAX)
+            .max(64)
+    })
+}
 
 /// The caps on a listener's open connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,16 +43,12 @@ pub struct ConnectionLimits {
 
 impl Default for ConnectionLimits {
     /// 10,000 connections, or half of this process's file descriptor limit
-    /// when that is lower (the rest stay for everything else the host
-    /// does); a quarter of that per client address, so one client cannot
-    /// take them all and a reverse proxy in front still has plenty.
+    /// when that is lower; a quarter of that per client address, so one
+    /// client cannot take them all and a reverse proxy in front still has
+    /// plenty. (All listeners together never keep more than half the
+    /// descriptors open, whatever their limits.)
     fn default() -> Self {
-        let fds = rustix::process::getrlimit(rustix::process::Resource::Nofile)
-            .current
-            .unwrap_or(u64::MAX);
-        let max = usize::try_from(fds / 2)
-            .unwrap_or(usize::MAX)
-            .clamp(64, 10_000);
+        let max = process_budget().min(10_000);
         Self {
             max,
             max_per_client: (max / 4).max(1),
@@ -44,6 +63,9 @@ pub(crate) enum Refused {
     Full(usize),
     /// This client address has `max_per_client` open.
     ClientFull(usize),
+    /// All listeners of the process together have this many open: half
+    /// its file descriptor limit.
+    HostFull(usize),
 }
 
 impl std::fmt::Display for Refused {
@@ -56,6 +78,10 @@ impl std::fmt::Display for Refused {
                     "this client has {n} connections open, the limit per client"
                 )
             }
+            Self::HostFull(n) => write!(
+                f,
+                "the host's listeners have {n} connections open, half its file descriptor limit"
+            ),
         }
     }
 }
@@ -64,6 +90,9 @@ impl std::fmt::Display for Refused {
 #[derive(Debug)]
 pub(crate) struct Admission {
     limits: ConnectionLimits,
+    /// Connections open across the process, and their most.
+    process: &'static AtomicUsize,
+    process_budget: usize,
     /// Open connections by client address (the sum is the total).
     open: Mutex<Counts>,
     /// Refusals since the last warning, and when that was.
@@ -85,9 +114,22 @@ pub(crate) struct Admitted {
 }
 
 impl Admission {
+    /// Counts against `limits` and this process's budget.
     pub(crate) fn new(limits: ConnectionLimits) -> Arc<Self> {
+        Self::sharing(limits, &PROCESS_OPEN, process_budget())
+    }
+
+    /// Counts against `limits` and a budget of `budget` connections that
+    /// `process` counts for every listener sharing it.
+    fn sharing(
+        limits: ConnectionLimits,
+        process: &'static AtomicUsize,
+        budget: usize,
+    ) -> Arc<Self> {
         Arc::new(Self {
             limits,
+            process,
+            process_budget: budget,
             open: Mutex::new(Counts::default()),
             refused: AtomicU64::new(0),
             warned: Mutex::new(None),
@@ -100,11 +142,20 @@ impl Admission {
         if open.total >= self.limits.max {
             return Err(self.refuse(Refused::Full(self.limits.max)));
         }
-        let mine = open.by_client.entry(client).or_insert(0);
-        if *mine >= self.limits.max_per_client {
+        if open.by_client.get(&client).copied().unwrap_or(0) >= self.limits.max_per_client {
             return Err(self.refuse(Refused::ClientFull(self.limits.max_per_client)));
         }
-        *mine += 1;
+        let budget = self.process_budget;
+        let taken = self
+            .process
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < budget).then_some(n + 1)
+            });
+        if taken.is_err() {
+            return Err(self.refuse(Refused::HostFull(budget)));
+        }
+        // Only now an entry: a refused client leaves none behind.
+        *open.by_client.entry(client).or_insert(0) += 1;
         open.total += 1;
         Ok(Admitted {
             admission: Arc::clone(self),
@@ -141,6 +192,7 @@ impl Drop for Admitted {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         open.total = open.total.saturating_sub(1);
+        self.admission.process.fetch_sub(1, Ordering::AcqRel);
         if let Some(n) = open.by_client.get_mut(&self.client) {
             *n -= 1;
             if *n == 0 {
@@ -182,6 +234,26 @@ mod tests {
                 .map(|o| o.by_client.is_empty())
                 .unwrap_or(false)
         );
+    }
+
+    #[test]
+    fn all_listeners_together_stay_within_the_process_budget() {
+        static OPEN: AtomicUsize = AtomicUsize::new(0);
+        let limits = ConnectionLimits {
+            max: 4,
+            max_per_client: 4,
+        };
+        let (a, b) = (
+            Admission::sharing(limits, &OPEN, 6),
+            Admission::sharing(limits, &OPEN, 6),
+        );
+        let held: Vec<_> = (0..4).filter_map(|_| a.admit(ip(1)).ok()).collect();
+        let more: Vec<_> = (0..2).filter_map(|_| b.admit(ip(2)).ok()).collect();
+        assert_eq!((held.len(), more.len()), (4, 2));
+        assert_eq!(b.admit(ip(3)).err(), Some(Refused::HostFull(6)));
+        drop(held);
+        assert_eq!(OPEN.load(Ordering::Acquire), 2);
+        assert!(b.admit(ip(3)).is_ok());
     }
 
     #[test]

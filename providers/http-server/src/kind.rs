@@ -15,7 +15,7 @@ use weft_capability::provider::{self, Capability, ProviderKind, Subscription, on
 /// links that name no `address`), `max_content_len` (largest request body,
 /// in bytes; default 10 MiB), `header_timeout_ms` (longest a client may
 /// take to send a request's head, and to start the next one on a kept-alive
-/// connection; default 10,000), `max_connections` and
+/// connection; default 75,000, longer than proxies keep idle connections), `max_connections` and
 /// `max_connections_per_client` (connections each listener keeps open, in
 /// all and from one client address; default 10,000 or half the process's
 /// file descriptor limit, and a quarter of that per client). Link source
@@ -79,6 +79,15 @@ impl ProviderKind for HttpServerKind {
                     reason: "must be at least 1".into(),
                 });
             }
+        }
+        if connections.max_per_client > connections.max {
+            return Err(provider::Error::BadValue {
+                key: "max_connections_per_client".into(),
+                reason: format!(
+                    "{} is more than max_connections ({}); one client can never have more than all",
+                    connections.max_per_client, connections.max
+                ),
+            });
         }
         Ok(Capability::HttpServer(Arc::new(Listeners {
             default_address,

@@ -9,7 +9,8 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::error::Error as StdError;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 /// The limits a listener applies to its clients.
@@ -24,7 +25,11 @@ pub struct ListenLimits {
 }
 
 impl Default for ListenLimits {
-    /// Heads within 10 s, [`ConnectionLimits::default`].
+    /// Heads within 10 s, [`ConnectionLimits::default`]: for endpoints
+    /// people and scrapers reach directly (the metrics endpoint, the
+    /// dashboard). Component listeners wait longer by default
+    /// ([`crate::HttpServerConfig`]), as proxies in front keep idle
+    /// connections for up to a minute.
     fn default() -> Self {
         Self {
             header_timeout: Duration::from_secs(10),
@@ -45,6 +50,17 @@ const TOO_MANY: &[u8] = concat!(
     "too many connections open; retry in a moment\n",
 )
 .as_bytes();
+
+/// Tells a client over the limits why, then closes. The answer fits a
+/// fresh socket's empty send buffer, so this ends at once unless the
+/// client is gone (and then within half a second).
+async fn refuse(mut stream: TcpStream) {
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+        let _ = stream.write_all(TOO_MANY).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
 
 /// Resolves once the server is told to stop (or its handle is gone).
 async fn stopping(stop: &mut watch::Receiver<bool>) {
@@ -87,8 +103,7 @@ pub async fn serve_listener<S, B>(
             }
         };
         let Ok(admitted) = admission.admit(peer.ip()) else {
-            // A fresh socket's send buffer is empty: this never blocks.
-            let _ = stream.try_write(TOO_MANY);
+            tokio::spawn(refuse(stream));
             continue;
         };
         let _ = stream.set_nodelay(true);

@@ -31,7 +31,9 @@ pub struct HttpServerConfig {
     pub reuse_port: bool,
     /// Longest a client may take to send a request's head, counted from
     /// when the server is ready to read it; an idle keep-alive connection is
-    /// closed after the same time.
+    /// closed after the same time. 75 s by default: longer than reverse
+    /// proxies and load balancers keep an idle connection (commonly 60 s),
+    /// so none sends a request on a connection the server is closing.
     pub header_timeout: Duration,
     /// Connections kept open at once; more are answered 503 and closed.
     pub connections: ConnectionLimits,
@@ -43,7 +45,7 @@ impl Default for HttpServerConfig {
             address: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 10 << 20,
             reuse_port: false,
-            header_timeout: ListenLimits::default().header_timeout,
+            header_timeout: Duration::from_secs(75),
             connections: ConnectionLimits::default(),
         }
     }
