@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use weft_capability::provider::{Error as ProviderError, ProviderKind};
 use weft_host::{Host, HostBuilder};
 use weft_http_server::{
-    ConnectionLimits, HttpServer, HttpServerConfig, HttpServerKind, Route, Router,
+    ConnectionLimits, HttpServer, HttpServerConfig, HttpServerKind, ListenLimits, Route, Router,
 };
 use weft_runtime::ComponentSpec;
 use weft_tests::{guests, http};
@@ -42,8 +42,10 @@ async fn serve(limits: ConnectionLimits) -> anyhow::Result<(Host, HttpServer)> {
 fn listener(connections: ConnectionLimits) -> HttpServerConfig {
     HttpServerConfig {
         address: SocketAddr::from(([127, 0, 0, 1], 0)),
-        header_timeout: HEADER_TIMEOUT,
-        connections,
+        limits: ListenLimits {
+            header_timeout: HEADER_TIMEOUT,
+            connections,
+        },
         ..HttpServerConfig::default()
     }
 }

@@ -48,7 +48,14 @@ impl Default for ConnectionLimits {
     /// plenty. (All listeners together never keep more than half the
     /// descriptors open, whatever their limits.)
     fn default() -> Self {
-        let max = process_budget().min(10_000);
+        Self::with_max(process_budget().min(10_000))
+    }
+}
+
+impl ConnectionLimits {
+    /// `max` connections in all, a quarter of them (at least one) per
+    /// client address.
+    pub fn with_max(max: usize) -> Self {
         Self {
             max,
             max_per_client: (max / 4).max(1),

@@ -2,7 +2,7 @@
 //! listener per link from the provider to a component, at the address the
 //! link's source config names.
 
-use crate::{ConnectionLimits, HttpServer, HttpServerConfig, Route, Router};
+use crate::{ConnectionLimits, HttpServer, HttpServerConfig, ListenLimits, Route, Router};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -49,19 +49,16 @@ impl ProviderKind for HttpServerKind {
         let max_body_bytes = number(config, "max_content_len", "a number of bytes")?
             .unwrap_or(defaults.max_body_bytes);
         let header_timeout = number(config, "header_timeout_ms", "a number of milliseconds")?
-            .map_or(defaults.header_timeout, |ms| {
+            .map_or(defaults.limits.header_timeout, |ms| {
                 Duration::from_millis(ms as u64)
             });
         let max = number(config, "max_connections", "a number of connections")?;
         let max_per_client = number(config, "max_connections_per_client", "a number")?;
         let connections = match (max, max_per_client) {
-            (None, None) => defaults.connections,
-            (Some(max), None) => ConnectionLimits {
-                max,
-                max_per_client: (max / 4).max(1),
-            },
+            (None, None) => defaults.limits.connections,
+            (Some(max), None) => ConnectionLimits::with_max(max),
             (max, Some(per)) => ConnectionLimits {
-                max: max.unwrap_or(defaults.connections.max),
+                max: max.unwrap_or(defaults.limits.connections.max),
                 max_per_client: per,
             },
         };
@@ -92,8 +89,10 @@ impl ProviderKind for HttpServerKind {
         Ok(Capability::HttpServer(Arc::new(Listeners {
             default_address,
             max_body_bytes,
-            header_timeout,
-            connections,
+            limits: ListenLimits {
+                header_timeout,
+                connections,
+            },
         })))
     }
 }
@@ -119,8 +118,7 @@ fn number(
 struct Listeners {
     default_address: Option<SocketAddr>,
     max_body_bytes: usize,
-    header_timeout: Duration,
-    connections: ConnectionLimits,
+    limits: ListenLimits,
 }
 
 impl HttpListener for Listeners {
@@ -152,8 +150,7 @@ impl HttpListener for Listeners {
             address,
             max_body_bytes: self.max_body_bytes,
             reuse_port,
-            header_timeout: self.header_timeout,
-            connections: self.connections,
+            limits: self.limits,
         };
         let server = HttpServer::bind_now(config, router)
             .map_err(|e| provider::Error::Backend(e.to_string()))?;

@@ -2,7 +2,6 @@
 //! and turns handler errors into 5xx responses (connections and their
 //! limits are [`crate::listener`]'s).
 
-use crate::admission::ConnectionLimits;
 use crate::listener::{ListenLimits, serve_io, serve_listener};
 use crate::{Error, Route, Router};
 use bytes::Bytes;
@@ -29,14 +28,11 @@ pub struct HttpServerConfig {
     /// same (`SO_REUSEPORT`; several hosts on one machine serving one
     /// port, the kernel spreading connections).
     pub reuse_port: bool,
-    /// Longest a client may take to send a request's head, counted from
-    /// when the server is ready to read it; an idle keep-alive connection is
-    /// closed after the same time. 75 s by default: longer than reverse
-    /// proxies and load balancers keep an idle connection (commonly 60 s),
-    /// so none sends a request on a connection the server is closing.
-    pub header_timeout: Duration,
-    /// Connections kept open at once; more are answered 503 and closed.
-    pub connections: ConnectionLimits,
+    /// The header deadline and connection limits. By default heads (and
+    /// idle kept-alive connections) get 75 s: longer than reverse proxies
+    /// and load balancers keep an idle connection (commonly 60 s), so none
+    /// sends a request on a connection the server is closing.
+    pub limits: ListenLimits,
 }
 
 impl Default for HttpServerConfig {
@@ -45,8 +41,10 @@ impl Default for HttpServerConfig {
             address: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 10 << 20,
             reuse_port: false,
-            header_timeout: Duration::from_secs(75),
-            connections: ConnectionLimits::default(),
+            limits: ListenLimits {
+                header_timeout: Duration::from_secs(75),
+                ..ListenLimits::default()
+            },
         }
     }
 }
@@ -86,13 +84,9 @@ impl HttpServer {
         };
         let listener = listen(&config).map_err(bind_err)?;
         let local_addr = listener.local_addr().map_err(bind_err)?;
-        let limits = ListenLimits {
-            header_timeout: config.header_timeout,
-            connections: config.connections,
-        };
         let service = routing(router, config.max_body_bytes);
         let (stop, stopped) = watch::channel(false);
-        tokio::spawn(serve_listener(listener, service, limits, stopped));
+        tokio::spawn(serve_listener(listener, service, config.limits, stopped));
         Ok(Self { local_addr, stop })
     }
 
