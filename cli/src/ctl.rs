@@ -224,7 +224,7 @@ pub async fn get(args: GetArgs) -> anyhow::Result<()> {
             })
         }
         GetWhat::Links => {
-            let links = client.links().await?;
+            let links = noted_links(&client).await?;
             print(out, &links, || links_text(&links))
         }
     }
@@ -267,6 +267,16 @@ fn inventory_text(inv: &HostInventory) -> String {
         t += &format!("  provider  {:<24} {}\n", p.id, image);
     }
     t + "\n"
+}
+
+/// The lattice's links; a note from the answering host (they are its own
+/// copy while the lattice's state cannot be read) goes to stderr.
+async fn noted_links(client: &LatticeClient) -> anyhow::Result<Vec<Link>> {
+    let (links, note) = client.links_noted().await?;
+    if !note.is_empty() {
+        eprintln!("note: {note}");
+    }
+    Ok(links)
 }
 
 fn links_text(links: &[Link]) -> String {
@@ -386,7 +396,7 @@ pub async fn link(args: LinkArgs) -> anyhow::Result<()> {
             )
         }
         LinkCmd::Get => {
-            let links = client.links().await?;
+            let links = noted_links(&client).await?;
             print(out, &links, || links_text(&links))
         }
     }

@@ -291,3 +291,50 @@ async fn a_host_that_joins_later_applies_the_links_already_set() -> anyhow::Resu
     assert_eq!(first_count(addr).await?, "1");
     Ok(())
 }
+
+/// While a link's config cannot be read (here its bucket's stream is gone,
+/// as no server serves it while JetStream has no leader), a change to
+/// another link does not rebind the component without that config: its
+/// HTTP listener stays where it is. Once the config can be read again, the
+/// new link takes effect too.
+#[tokio::test]
+async fn links_stay_as_they_are_while_their_config_cannot_be_read() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let host = start_host(&nats.url()).await?;
+    let client = common::client(&nats.url(), LATTICE).await?;
+    let id = host.host.id().to_owned();
+    client
+        .scale_component(&id, &common::scale(&id, "app", "test_guest", &[])?)
+        .await?;
+    let addr = serve_app(&client, &id).await?;
+    let ok = || async move { weft_tests::http::get(addr, "/ok").await.map(|r| r.status) };
+    assert_eq!(ok().await?, 200);
+
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await?);
+    js.delete_stream(format!("KV_weft_{LATTICE}_config"))
+        .await?;
+    common::keyvalue_in_memory(&client, &id, "app").await?;
+    // The host sees the new link at once and cannot read `app-http`: for
+    // the next seconds every request must still be answered where it was.
+    let until = tokio::time::Instant::now() + Duration::from_secs(3);
+    while tokio::time::Instant::now() < until {
+        let status = ok()
+            .await
+            .map_err(|e| anyhow::anyhow!("the listener went away without its config: {e}"))?;
+        assert_eq!(status, 200, "the listener changed without its config");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, _) = count(addr).await?;
+    assert_ne!(status, 200, "the new link was applied without the config");
+
+    // The config comes back: the new link takes effect, the listener stays.
+    weft_lattice_nats::LatticeState::open(async_nats::connect(nats.url()).await?, LATTICE).await?;
+    client
+        .put_config(
+            "app-http",
+            &StringMap::from([("address".into(), addr.to_string())]),
+        )
+        .await?;
+    assert_eq!(first_count(addr).await?, "1");
+    Ok(())
+}

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{link, provider, scale};
+use common::scale;
 use std::net::SocketAddr;
 use std::time::Duration;
 use weft_tests::nats::NatsServer;
@@ -27,18 +27,7 @@ async fn metrics_count_invocations_errors_link_calls_and_loads() -> anyhow::Resu
     client
         .scale_component(&id, &scale(&id, "app", "test_guest", &[])?)
         .await?;
-    client
-        .start_provider(&id, &provider("memory", "builtin:keyvalue-memory", &[]))
-        .await?;
-    client
-        .put_link(&link(
-            "app",
-            "memory",
-            "wasi:keyvalue",
-            &["store", "atomics"],
-            &[],
-        ))
-        .await?;
+    common::keyvalue_in_memory(&client, &id, "app").await?;
     let addr: SocketAddr = common::serve_http(&client, &id, "http", "app").await?;
     net::wait_for("the keyvalue link", Duration::from_secs(20), || async {
         let r = http::get(addr, "/count").await.ok()?;

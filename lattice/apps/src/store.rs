@@ -10,6 +10,7 @@ use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use weft_keyvalue_nats::bucket::{Placement, escape, unescape};
+use weft_keyvalue_nats::leader::NoLeader;
 use weft_lattice_protocol::wire::Link;
 
 /// Key prefix (in the status bucket) of a deleted app's links; `escape`
@@ -61,6 +62,9 @@ impl AppRecord {
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// JetStream has no leader for the bucket now.
+    #[error(transparent)]
+    Unavailable(#[from] NoLeader),
     /// JetStream failed.
     #[error("the app store (bucket `{bucket}`) failed: {message}")]
     Backend {
@@ -163,7 +167,7 @@ impl AppStore {
     pub async fn changes(
         &self,
     ) -> Result<impl futures::Stream<Item = ()> + Send + use<>, StoreError> {
-        let watch = self.apps.watch_all().await.map_err(|e| self.err(e))?;
+        let watch = self.apps.watch_all().await.map_err(|e| self.js(e))?;
         Ok(futures::StreamExt::map(watch, |_| ()))
     }
 
@@ -172,7 +176,7 @@ impl AppStore {
     pub async fn status_changes(
         &self,
     ) -> Result<impl futures::Stream<Item = String> + Send + use<>, StoreError> {
-        let watch = self.status.watch_all().await.map_err(|e| self.err(e))?;
+        let watch = self.status.watch_all().await.map_err(|e| self.js(e))?;
         Ok(futures::StreamExt::filter_map(watch, |entry| async move {
             let key = entry.ok()?.key;
             if key.starts_with(RETIRED) {
@@ -181,6 +185,15 @@ impl AppStore {
                 unescape(&key)
             }
         }))
+    }
+
+    /// A JetStream (or encoding) error: [`StoreError::Unavailable`] when
+    /// JetStream has no leader for the bucket.
+    fn js(&self, e: impl std::error::Error + 'static) -> StoreError {
+        match NoLeader::from_error(&self.bucket, &e) {
+            Some(no_leader) => no_leader.into(),
+            None => self.err(e),
+        }
     }
 
     fn err(&self, e: impl std::fmt::Display) -> StoreError {
@@ -196,7 +209,7 @@ impl AppStore {
             .apps
             .entry(escape(name))
             .await
-            .map_err(|e| self.err(e))?
+            .map_err(|e| self.js(e))?
         else {
             return Ok(None);
         };
@@ -211,32 +224,21 @@ impl AppStore {
     /// Writes `record` if its entry is still at `revision` (`None`: absent);
     /// `false` if someone else wrote first.
     async fn write(&self, record: &AppRecord, revision: Option<u64>) -> Result<bool, StoreError> {
-        let bytes = serde_json::to_vec(record).map_err(|e| self.err(e))?;
+        let bytes = serde_json::to_vec(record).map_err(|e| self.js(e))?;
         let key = escape(&record.name);
-        let result = match revision {
-            Some(rev) => self
-                .apps
-                .update(&key, bytes.into(), rev)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            None => self
-                .apps
-                .create(&key, bytes.into())
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-        };
-        match result {
-            Ok(()) => Ok(true),
-            Err(e)
-                if e.contains("wrong last sequence")
-                    || e.contains("exists")
-                    || e.contains("revision") =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(self.err(e)),
+        // Only a revision that moved on means another writer; anything
+        // else is JetStream's own failure and says so.
+        match revision {
+            Some(rev) => match self.apps.update(&key, bytes.into(), rev).await {
+                Ok(_) => Ok(true),
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
+                Err(e) => Err(self.js(e)),
+            },
+            None => match self.apps.create(&key, bytes.into()).await {
+                Ok(_) => Ok(true),
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(self.js(e)),
+            },
         }
     }
 
@@ -247,28 +249,31 @@ impl AppStore {
         name: &str,
         mut change: impl FnMut(Option<AppRecord>) -> Result<(Option<AppRecord>, T), StoreError>,
     ) -> Result<T, StoreError> {
-        for _ in 0..10 {
-            let current = self.entry(name).await?;
-            let revision = current.as_ref().map(|(_, r)| *r);
-            let (next, out) = change(current.map(|(r, _)| r))?;
-            match next {
-                None => {
-                    if revision.is_some() {
-                        self.apps
-                            .purge(escape(name))
-                            .await
-                            .map_err(|e| self.err(e))?;
-                    }
-                    return Ok(out);
-                }
-                Some(record) => {
-                    if self.write(&record, revision).await? {
+        NoLeader::within(&self.bucket, async {
+            for _ in 0..10 {
+                let current = self.entry(name).await?;
+                let revision = current.as_ref().map(|(_, r)| *r);
+                let (next, out) = change(current.map(|(r, _)| r))?;
+                match next {
+                    None => {
+                        if revision.is_some() {
+                            self.apps
+                                .purge(escape(name))
+                                .await
+                                .map_err(|e| self.js(e))?;
+                        }
                         return Ok(out);
+                    }
+                    Some(record) => {
+                        if self.write(&record, revision).await? {
+                            return Ok(out);
+                        }
                     }
                 }
             }
-        }
-        Err(StoreError::Contended(name.to_owned()))
+            Err(StoreError::Contended(name.to_owned()))
+        })
+        .await
     }
 
     /// Stores `manifest` as a new version (its `version` annotation, or a
@@ -320,13 +325,14 @@ impl AppStore {
 
     /// App `name`.
     pub async fn get(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
-        Ok(self.entry(name).await?.map(|(r, _)| r))
+        let entry = NoLeader::within(&self.bucket, self.entry(name)).await?;
+        Ok(entry.map(|(r, _)| r))
     }
 
     /// Every app, by name.
     pub async fn list(&self) -> Result<Vec<AppRecord>, StoreError> {
         let keys: Vec<String> = match self.apps.keys().await {
-            Ok(keys) => keys.try_collect().await.map_err(|e| self.err(e))?,
+            Ok(keys) => keys.try_collect().await.map_err(|e| self.js(e))?,
             Err(e) => return Err(self.err(e)),
         };
         let mut apps = Vec::new();
@@ -402,7 +408,7 @@ impl AppStore {
             self.status
                 .purge(escape(name))
                 .await
-                .map_err(|e| self.err(e))?;
+                .map_err(|e| self.js(e))?;
         }
         Ok(out)
     }
@@ -413,18 +419,18 @@ impl AppStore {
         if links.is_empty() {
             return Ok(());
         }
-        let bytes = serde_json::to_vec(links).map_err(|e| self.err(e))?;
+        let bytes = serde_json::to_vec(links).map_err(|e| self.js(e))?;
         self.status
             .put(format!("{RETIRED}{}", escape(name)), bytes.into())
             .await
             .map(|_| ())
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.js(e))
     }
 
     /// The links of deleted apps still to remove, by app.
     pub async fn retired_links(&self) -> Result<BTreeMap<String, Vec<Link>>, StoreError> {
         let keys: Vec<String> = match self.status.keys().await {
-            Ok(keys) => keys.try_collect().await.map_err(|e| self.err(e))?,
+            Ok(keys) => keys.try_collect().await.map_err(|e| self.js(e))?,
             Err(e) => return Err(self.err(e)),
         };
         let mut out = BTreeMap::new();
@@ -435,7 +441,7 @@ impl AppStore {
             else {
                 continue;
             };
-            if let Some(bytes) = self.status.get(&key).await.map_err(|e| self.err(e))?
+            if let Some(bytes) = self.status.get(&key).await.map_err(|e| self.js(e))?
                 && let Ok(links) = serde_json::from_slice::<Vec<Link>>(&bytes)
             {
                 out.insert(name, links);
@@ -451,7 +457,7 @@ impl AppStore {
             .purge(format!("{RETIRED}{}", escape(name)))
             .await
             .map(|_| ())
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.js(e))
     }
 
     /// The app's last recorded status.
@@ -460,7 +466,7 @@ impl AppStore {
             .status
             .get(escape(name))
             .await
-            .map_err(|e| self.err(e))?
+            .map_err(|e| self.js(e))?
         else {
             return Ok(None);
         };
@@ -469,12 +475,12 @@ impl AppStore {
 
     /// Records the app's status.
     pub async fn set_status(&self, name: &str, status: &Status) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(status).map_err(|e| self.err(e))?;
+        let bytes = serde_json::to_vec(status).map_err(|e| self.js(e))?;
         self.status
             .put(escape(name), bytes.into())
             .await
             .map(|_| ())
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.js(e))
     }
 }
 

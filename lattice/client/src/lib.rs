@@ -236,7 +236,14 @@ impl LatticeClient {
 
     /// Every link in the lattice.
     pub async fn links(&self) -> Result<Vec<Link>, Error> {
-        self.request(&Operation::LinkGet, None::<&()>).await
+        Ok(self.links_noted().await?.0)
+    }
+
+    /// Every link in the lattice, with what the answering host noted about
+    /// them (empty, or why they are its own copy: the lattice's state could
+    /// not be read).
+    pub async fn links_noted(&self) -> Result<(Vec<Link>, String), Error> {
+        self.request_noted(&Operation::LinkGet, None::<&()>).await
     }
 
     /// Sends `op` and decodes the payload of a successful reply.
@@ -245,13 +252,23 @@ impl LatticeClient {
         op: &Operation,
         body: Option<&B>,
     ) -> Result<T, Error> {
+        Ok(self.request_noted(op, body).await?.0)
+    }
+
+    /// Sends `op`: the payload of a successful reply and its message.
+    async fn request_noted<B: Serialize, T: DeserializeOwned>(
+        &self,
+        op: &Operation,
+        body: Option<&B>,
+    ) -> Result<(T, String), Error> {
         let envelope: CtlResponse<T> = self.send(op, body).await?;
-        envelope.response.ok_or_else(|| {
+        let response = envelope.response.ok_or_else(|| {
             Error::new(
                 ErrorKind::Malformed,
                 format!("the `{}` reply carried no response", op.name()),
             )
-        })
+        })?;
+        Ok((response, envelope.message))
     }
 
     /// Sends `op` and expects a plain success.

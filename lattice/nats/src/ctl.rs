@@ -63,6 +63,9 @@ struct Ctx {
     rpc: RpcServer,
     /// The hosts of the lattice this one knows to be alive.
     peers: Peers,
+    /// The links this host applied last, as `link.get` lists them: the
+    /// answer while the lattice's state cannot be read.
+    applied: std::sync::Mutex<Option<Vec<wire::Link>>>,
 }
 
 /// Answers the control protocol for `host` on `client`, keeping lattice-wide
@@ -90,6 +93,7 @@ pub async fn serve(
         events,
         client: client.clone(),
         state,
+        applied: std::sync::Mutex::default(),
     });
     let direct = [
         subjects.subject(&Operation::HostPing),
@@ -147,8 +151,11 @@ async fn subscriptions_registered(client: &Client) {
 /// Keeps the host's links in step with the lattice: applies them at once,
 /// then again after every change of a link or of a named config (links
 /// carry their configs merged in); re-subscribes if the watch ends (as it
-/// does when NATS restarts).
+/// does when NATS restarts). While a link's config cannot be read, the
+/// links applied before stay and applying is tried again every second.
 async fn follow_links(ctx: Arc<Ctx>) {
+    // Said once per outage, not on every retry.
+    let mut failing = false;
     loop {
         let configs = futures::future::join(
             ctx.client
@@ -166,10 +173,14 @@ async fn follow_links(ctx: Arc<Ctx>) {
         };
         match ctx.state.watch_links().await {
             Ok(changes) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!("watching the lattice's links again");
+                }
                 let mut changes = std::pin::pin!(changes);
                 // key -> (revision, link); the watch replays every key first.
                 let mut table = BTreeMap::new();
                 let mut replayed = false;
+                let mut applier = Applier::default();
                 loop {
                     tokio::select! {
                         change = changes.next() => {
@@ -180,20 +191,54 @@ async fn follow_links(ctx: Arc<Ctx>) {
                             };
                             if change.pending == 0 {
                                 replayed = true;
-                                ctx.apply_links(&table).await;
+                                applier.apply(&ctx, &table).await;
                             }
                         }
                         Some(_) = configs.next() => {
                             if replayed {
-                                ctx.apply_links(&table).await;
+                                applier.apply(&ctx, &table).await;
                             }
+                        }
+                        () = tokio::time::sleep(Duration::from_secs(1)), if applier.behind => {
+                            applier.apply(&ctx, &table).await;
                         }
                     }
                 }
             }
-            Err(e) => tracing::warn!("cannot watch the lattice's links: {e}"),
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!("cannot watch the lattice's links (retrying every second): {e}");
+            }
+            Err(e) => tracing::debug!("cannot watch the lattice's links yet: {e}"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Applies the link table, remembering whether the last try failed (a
+/// config could not be read) so that it is tried again, and saying so once.
+#[derive(Default)]
+struct Applier {
+    /// The host still has older links than the table.
+    behind: bool,
+}
+
+impl Applier {
+    async fn apply(&mut self, ctx: &Ctx, table: &BTreeMap<String, (u64, wire::Link)>) {
+        match ctx.apply_links(table).await {
+            Ok(()) if std::mem::take(&mut self.behind) => {
+                tracing::info!("links applied again: their configs can be read");
+            }
+            Ok(()) => {}
+            Err(e) if !self.behind => {
+                self.behind = true;
+                tracing::warn!(
+                    "keeping the links applied before, trying again every second: \
+                     a link's config cannot be read: {e}"
+                );
+            }
+            Err(e) => tracing::debug!("links still not applied: {e}"),
+        }
     }
 }
 
@@ -377,10 +422,7 @@ impl Ctx {
                 },
                 Err(reply) => reply,
             },
-            Operation::LinkGet => match self.state.links().await {
-                Ok(links) => json(&CtlResponse::ok(links)),
-                Err(e) => failure(e),
-            },
+            Operation::LinkGet => self.link_get().await,
             Operation::ComponentUpdate { .. } => match parse::<wire::UpdateComponent>(op, body) {
                 Ok(cmd) => self.update(cmd).await,
                 Err(reply) => reply,
@@ -428,16 +470,41 @@ impl Ctx {
         }
     }
 
+    /// Every link of the lattice; while JetStream cannot list them, the
+    /// ones this host applies (nothing can change them meanwhile), saying so.
+    async fn link_get(&self) -> Vec<u8> {
+        match self.state.links().await {
+            Ok(links) => json(&CtlResponse::ok(links)),
+            Err(e @ StateError::Unavailable(_)) => {
+                let applied = self.applied.lock().map(|a| a.clone()).unwrap_or_default();
+                match applied {
+                    Some(links) => json(&CtlResponse {
+                        success: true,
+                        message: format!("the links host {} applies; {e}", self.host_id),
+                        response: Some(links),
+                    }),
+                    None => failure(e),
+                }
+            }
+            Err(e) => failure(e),
+        }
+    }
+
     /// Hands the host the links, oldest write first (while a link moves,
     /// two links of a slot exist for a moment and the newer wins), with
     /// their source and target configs read from the lattice (a config that
-    /// cannot be read counts as empty, and is logged).
-    async fn apply_links(&self, table: &BTreeMap<String, (u64, wire::Link)>) {
+    /// does not exist counts as empty). When a config cannot be read, the
+    /// host keeps the links it has: binding them without their config would
+    /// move listeners and drop subscriptions of running components.
+    async fn apply_links(
+        &self,
+        table: &BTreeMap<String, (u64, wire::Link)>,
+    ) -> Result<(), StateError> {
         let mut links: Vec<&(u64, wire::Link)> = table.values().collect();
         links.sort_by_key(|(revision, _)| *revision);
         let mut configs = ConfigCache::default();
         let mut bindings = Vec::with_capacity(links.len());
-        for (_, l) in links {
+        for (_, l) in &links {
             bindings.push(weft_host::LinkBinding {
                 source: l.source_id.clone(),
                 target: l.target.clone(),
@@ -445,11 +512,17 @@ impl Ctx {
                 namespace: l.wit_namespace.clone(),
                 package: l.wit_package.clone(),
                 interfaces: l.interfaces.clone(),
-                source_config: configs.merged(&self.state, &l.source_config).await,
-                target_config: configs.merged(&self.state, &l.target_config).await,
+                source_config: configs.merged(&self.state, &l.source_config).await?,
+                target_config: configs.merged(&self.state, &l.target_config).await?,
             });
         }
+        let mut listed: Vec<wire::Link> = links.into_iter().map(|(_, l)| l.clone()).collect();
+        crate::state::sort_links(&mut listed);
+        if let Ok(mut applied) = self.applied.lock() {
+            *applied = Some(listed);
+        }
         self.host.set_links(bindings);
+        Ok(())
     }
 
     async fn labels_changed(&self) -> Vec<u8> {
@@ -472,27 +545,35 @@ impl Ctx {
 struct ConfigCache(BTreeMap<String, wire::StringMap>);
 
 impl ConfigCache {
-    /// The named configs `names`, merged in order.
-    async fn merged(&mut self, state: &LatticeState, names: &[String]) -> BTreeMap<String, String> {
+    /// The named configs `names`, merged in order (one that does not exist
+    /// or cannot be decoded adds nothing); fails only while JetStream cannot
+    /// serve them.
+    async fn merged(
+        &mut self,
+        state: &LatticeState,
+        names: &[String],
+    ) -> Result<BTreeMap<String, String>, StateError> {
         let mut merged = BTreeMap::new();
         for name in names {
             if !self.0.contains_key(name) {
                 let values = match state.config(name).await {
-                    Ok(values) => {
-                        weft_lattice_protocol::secret::without_marker(values.unwrap_or_default())
-                    }
+                    Ok(values) => values.unwrap_or_default(),
+                    // JetStream has no leader now: worth waiting for.
+                    Err(e @ StateError::Unavailable(_)) => return Err(e),
+                    // A corrupt entry stays so: it must not hold up the rest.
                     Err(e) => {
-                        tracing::warn!("cannot read config `{name}` of a link: {e}");
+                        tracing::warn!("config `{name}` of a link counts as empty: {e}");
                         wire::StringMap::default()
                     }
                 };
+                let values = weft_lattice_protocol::secret::without_marker(values);
                 self.0.insert(name.clone(), values);
             }
             if let Some(values) = self.0.get(name) {
                 merged.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
         }
-        merged
+        Ok(merged)
     }
 }
 

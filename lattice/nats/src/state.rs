@@ -10,6 +10,7 @@
 use async_nats::jetstream::kv;
 use futures::TryStreamExt;
 use weft_keyvalue_nats::bucket::{Placement, escape, unescape};
+use weft_keyvalue_nats::leader::NoLeader;
 use weft_lattice_protocol::link::{LinkError, check_put};
 use weft_lattice_protocol::validate::{self, Invalid};
 use weft_lattice_protocol::wire::{DeleteLink, Link, StringMap};
@@ -32,6 +33,9 @@ pub enum StateError {
     /// Another writer changed the same key at the same moment.
     #[error("`{0}` was changed by someone else at the same moment; retry")]
     Concurrent(String),
+    /// JetStream has no leader for the bucket now.
+    #[error(transparent)]
+    Unavailable(#[from] NoLeader),
     /// JetStream failed.
     #[error("lattice state ({bucket}): {message}")]
     Store {
@@ -80,6 +84,26 @@ fn store_err(bucket: &str, e: impl std::fmt::Display) -> StateError {
     }
 }
 
+/// A JetStream error: [`StateError::Unavailable`] when JetStream has no
+/// leader for the bucket, otherwise [`StateError::Store`].
+fn js_err(bucket: &str, e: &(dyn std::error::Error + 'static)) -> StateError {
+    match NoLeader::from_error(bucket, e) {
+        Some(no_leader) => no_leader.into(),
+        None => store_err(bucket, e),
+    }
+}
+
+/// Every key of `store` (bucket `bucket`).
+async fn keys(store: &kv::Store, bucket: &str) -> Result<Vec<String>, StateError> {
+    NoLeader::within(bucket, async {
+        match store.keys().await {
+            Ok(keys) => keys.try_collect().await.map_err(|e| js_err(bucket, &e)),
+            Err(e) => Err(js_err(bucket, &e)),
+        }
+    })
+    .await
+}
+
 /// Opens (creating if needed) the bucket `name` as a KV store.
 async fn open_bucket(
     client: &async_nats::Client,
@@ -90,6 +114,11 @@ async fn open_bucket(
         .open(client.clone(), name)
         .await
         .map_err(|e| store_err(name, e.message))
+}
+
+/// Sorts links as `link.get` lists them: by source, then link name.
+pub(crate) fn sort_links(links: &mut [Link]) {
+    links.sort_by(|a, b| a.source_id.cmp(&b.source_id).then(a.name.cmp(&b.name)));
 }
 
 /// A KV key part from a validated token (shared escaping: `=XX` for every
@@ -137,22 +166,24 @@ impl LatticeState {
             }
         }
         let bytes = serde_json::to_vec(values).map_err(|e| store_err(&self.config_bucket, e))?;
-        self.config
-            .put(key_part(name), bytes.into())
-            .await
-            .map_err(|e| store_err(&self.config_bucket, e))?;
-        Ok(())
+        NoLeader::within(&self.config_bucket, async {
+            self.config
+                .put(key_part(name), bytes.into())
+                .await
+                .map(drop)
+                .map_err(|e| js_err(&self.config_bucket, &e))
+        })
+        .await
     }
 
     /// Config `name`, if it exists.
     pub async fn config(&self, name: &str) -> Result<Option<StringMap>, StateError> {
         validate::token("config name", name)?;
-        let Some(bytes) = self
-            .config
-            .get(key_part(name))
-            .await
-            .map_err(|e| store_err(&self.config_bucket, e))?
-        else {
+        let read = NoLeader::within(&self.config_bucket, async {
+            let value = self.config.get(key_part(name)).await;
+            value.map_err(|e| js_err(&self.config_bucket, &e))
+        });
+        let Some(bytes) = read.await? else {
             return Ok(None);
         };
         serde_json::from_slice(&bytes).map(Some).map_err(|e| {
@@ -166,19 +197,18 @@ impl LatticeState {
     /// Deletes config `name`; deleting a missing config is not an error.
     pub async fn delete_config(&self, name: &str) -> Result<(), StateError> {
         validate::token("config name", name)?;
-        self.config
-            .delete(key_part(name))
-            .await
-            .map_err(|e| store_err(&self.config_bucket, e))
+        NoLeader::within(&self.config_bucket, async {
+            self.config
+                .delete(key_part(name))
+                .await
+                .map_err(|e| js_err(&self.config_bucket, &e))
+        })
+        .await
     }
 
     /// The names of every named config, sorted (the dashboard lists them).
     pub async fn config_names(&self) -> Result<Vec<String>, StateError> {
-        let err = |e: &dyn std::fmt::Display| store_err(&self.config_bucket, e);
-        let keys: Vec<String> = match self.config.keys().await {
-            Ok(keys) => keys.try_collect().await.map_err(|e| err(&e))?,
-            Err(e) => return Err(err(&e)),
-        };
+        let keys = keys(&self.config, &self.config_bucket).await?;
         let mut names: Vec<String> = keys.iter().filter_map(|k| unescape(k)).collect();
         names.sort();
         Ok(names)
@@ -186,21 +216,18 @@ impl LatticeState {
 
     /// Every link in the lattice, sorted by source and name.
     pub async fn links(&self) -> Result<Vec<Link>, StateError> {
-        let err = |e: &dyn std::fmt::Display| store_err(&self.links_bucket, e);
-        let keys: Vec<String> = match self.links.keys().await {
-            Ok(keys) => keys.try_collect().await.map_err(|e| err(&e))?,
-            Err(e) => return Err(err(&e)),
-        };
+        let keys = keys(&self.links, &self.links_bucket).await?;
         let mut links = Vec::with_capacity(keys.len());
         for key in keys {
-            if let Some(bytes) = self.links.get(&key).await.map_err(|e| err(&e))? {
+            let value = self.links.get(&key).await;
+            if let Some(bytes) = value.map_err(|e| js_err(&self.links_bucket, &e))? {
                 match serde_json::from_slice::<Link>(&bytes) {
                     Ok(link) => links.push(link),
                     Err(e) => tracing::warn!(%key, "skipping a corrupt link entry: {e}"),
                 }
             }
         }
-        links.sort_by(|a, b| a.source_id.cmp(&b.source_id).then(a.name.cmp(&b.name)));
+        sort_links(&mut links);
         Ok(links)
     }
 
@@ -208,6 +235,10 @@ impl LatticeState {
     /// that it does not conflict with a link already set.
     pub async fn put_link(&self, link: &Link) -> Result<(), StateError> {
         link.validate()?;
+        NoLeader::within(&self.links_bucket, self.write_link(link)).await
+    }
+
+    async fn write_link(&self, link: &Link) -> Result<(), StateError> {
         for name in link.source_config.iter().chain(&link.target_config) {
             if self.config(name).await?.is_none() {
                 return Err(StateError::MissingConfig(name.clone()));
@@ -237,25 +268,29 @@ impl LatticeState {
             .links
             .entry(key.clone())
             .await
-            .map_err(|e| store_err(&self.links_bucket, e))?;
-        let written = match entry {
-            Some(entry) => self
-                .links
-                .update(&key, bytes.into(), entry.revision)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string()),
-            None => self
-                .links
-                .create(&key, bytes.into())
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string()),
-        };
-        written.map_err(|e| {
-            tracing::debug!(%key, "link write refused: {e}");
+            .map_err(|e| js_err(&self.links_bucket, &e))?;
+        // Only a revision that moved on means another writer; anything
+        // else is JetStream's own failure and says so.
+        let concurrent = || {
+            tracing::debug!(%key, "link write refused: the revision moved on");
             StateError::Concurrent(format!("link {key}"))
-        })?;
+        };
+        match entry {
+            Some(entry) => match self.links.update(&key, bytes.into(), entry.revision).await {
+                Ok(_) => {}
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                    return Err(concurrent());
+                }
+                Err(e) => return Err(js_err(&self.links_bucket, &e)),
+            },
+            None => match self.links.create(&key, bytes.into()).await {
+                Ok(_) => {}
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                    return Err(concurrent());
+                }
+                Err(e) => return Err(js_err(&self.links_bucket, &e)),
+            },
+        }
         // A moved link: the new one is written first and wins (hosts apply
         // the newest link of a slot), then the old one goes.
         for old in replaced {
@@ -272,7 +307,7 @@ impl LatticeState {
             self.links
                 .delete(&old_key)
                 .await
-                .map_err(|e| store_err(&self.links_bucket, e))?;
+                .map_err(|e| js_err(&self.links_bucket, &e))?;
         }
         Ok(())
     }
@@ -289,7 +324,7 @@ impl LatticeState {
             .links
             .watch_with_history(">")
             .await
-            .map_err(|e| store_err(&self.links_bucket, e))?;
+            .map_err(|e| js_err(&self.links_bucket, &e))?;
         Ok(futures::StreamExt::filter_map(watch, |entry| async move {
             let entry = match entry {
                 Ok(entry) => entry,
@@ -332,15 +367,16 @@ impl LatticeState {
                 &del.name
             )
         );
-        let err = |e: &dyn std::fmt::Display| store_err(&self.links_bucket, e);
-        let keys: Vec<String> = match self.links.keys().await {
-            Ok(keys) => keys.try_collect().await.map_err(|e| err(&e))?,
-            Err(e) => return Err(err(&e)),
-        };
-        for key in keys.into_iter().filter(|k| k.starts_with(&prefix)) {
-            self.links.delete(&key).await.map_err(|e| err(&e))?;
-        }
-        Ok(())
+        NoLeader::within(&self.links_bucket, async {
+            for key in keys(&self.links, &self.links_bucket).await? {
+                if key.starts_with(&prefix) {
+                    let deleted = self.links.delete(&key).await;
+                    deleted.map_err(|e| js_err(&self.links_bucket, &e))?;
+                }
+            }
+            Ok(())
+        })
+        .await
     }
 }
 

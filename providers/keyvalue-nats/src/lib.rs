@@ -19,6 +19,7 @@
 
 pub mod bucket;
 mod kind;
+pub mod leader;
 
 pub use kind::NatsKeyValueKind;
 

@@ -147,6 +147,21 @@ pub fn link(
     }
 }
 
+/// Starts `builtin:keyvalue-memory` as `memory` on `host_id` and links
+/// `app`'s `wasi:keyvalue` (store, atomics) to it.
+pub async fn keyvalue_in_memory(
+    client: &weft_lattice_client::LatticeClient,
+    host_id: &str,
+    app: &str,
+) -> anyhow::Result<()> {
+    client
+        .start_provider(host_id, &provider("memory", "builtin:keyvalue-memory", &[]))
+        .await?;
+    let kv = link(app, "memory", "wasi:keyvalue", &["store", "atomics"], &[]);
+    client.put_link(&kv).await?;
+    Ok(())
+}
+
 /// A `component.scale` body starting guest `guest` (built from
 /// tests/components or examples) as `id` on `host_id`, configured from the
 /// named configs `config`.

@@ -1,0 +1,88 @@
+//! A bucket whose stream has no JetStream leader: while one of a cluster's
+//! servers is down and the rest are not a majority, or while a new leader
+//! is elected. Reads from a copy may still work; changes are never
+//! acknowledged and consumers (watches, key listings) cannot be made.
+//! Shared by the lattice's state and the app store, which answer users
+//! who wait a few seconds at most.
+
+use async_nats::StatusCode;
+use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+use async_nats::jetstream::{self, stream};
+use std::time::Duration;
+
+/// How long a read or change of a lattice bucket may wait for JetStream.
+/// Below the 5 s a `weft` command waits for an answer, so that while
+/// JetStream has no leader the user reads why, not "no answer".
+pub const WAIT: Duration = Duration::from_secs(3);
+
+/// A bucket JetStream cannot serve now, and what to do about it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "the lattice's state ({bucket}) is not available now: {detail}. JetStream has no leader \
+     for it, as while one of its servers is down and the others are not a majority, or \
+     while a new leader is elected. Running components are not affected. Retry in a \
+     moment or once the server is back; with three JetStream servers, losing one stops \
+     nothing (deploy/nats/README.md)"
+)]
+pub struct NoLeader {
+    /// The bucket.
+    pub bucket: String,
+    /// What JetStream said, or that it did not answer in time.
+    pub detail: String,
+}
+
+impl NoLeader {
+    /// `e` as a [`NoLeader`] for `bucket` when it, or one of its causes,
+    /// is JetStream's "temporarily unavailable" (10008), directly or as
+    /// the reason a consumer could not be made, or a change or read of the
+    /// bucket's stream that nobody answered ("no stream found", "no
+    /// responders"): the bucket was opened before, so it exists but no
+    /// server serves it now.
+    pub fn from_error(bucket: &str, e: &(dyn std::error::Error + 'static)) -> Option<Self> {
+        let mut cause = Some(e);
+        while let Some(c) = cause {
+            let unserved = c
+                .downcast_ref::<PublishError>()
+                .is_some_and(|p| p.kind() == PublishErrorKind::StreamNotFound)
+                || c.downcast_ref::<stream::DirectGetError>().is_some_and(|d| {
+                    matches!(d.kind(), stream::DirectGetErrorKind::ErrorResponse(code, _)
+                        if code == StatusCode::NO_RESPONDERS)
+                });
+            let code = c
+                .downcast_ref::<jetstream::Error>()
+                .map(|j| j.error_code())
+                .or_else(|| match c.downcast_ref::<stream::ConsumerError>()?.kind() {
+                    stream::ConsumerErrorKind::JetStream(j) => Some(j.error_code()),
+                    _ => None,
+                });
+            let detail = if unserved {
+                "no JetStream server serves its stream".to_owned()
+            } else if code == Some(jetstream::ErrorCode::CLUSTER_NOT_AVAILABLE) {
+                c.to_string()
+            } else {
+                cause = c.source();
+                continue;
+            };
+            return Some(Self {
+                bucket: bucket.to_owned(),
+                detail,
+            });
+        }
+        None
+    }
+
+    /// Runs `op` on `bucket`, failing with a [`NoLeader`] after [`WAIT`]: a
+    /// stream without a leader never acknowledges a change, and a client
+    /// waiting for the answer would time out without learning why.
+    pub async fn within<T, E: From<NoLeader>>(
+        bucket: &str,
+        op: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        tokio::time::timeout(WAIT, op).await.unwrap_or_else(|_| {
+            Err(E::from(Self {
+                bucket: bucket.to_owned(),
+                detail: format!("JetStream did not answer within {} s", WAIT.as_secs()),
+            }))
+        })
+    }
+}
