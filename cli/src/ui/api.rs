@@ -67,7 +67,14 @@ impl From<weft_apps::client::ClientError> for ApiError {
 
 impl From<weft_lattice_nats::StateError> for ApiError {
     fn from(e: weft_lattice_nats::StateError) -> Self {
-        error(StatusCode::BAD_REQUEST, e.to_string())
+        use weft_lattice_nats::StateError as E;
+        let status = match e {
+            // JetStream cannot answer now: the request was fine.
+            E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            E::Store { .. } | E::Corrupt(_) => StatusCode::BAD_GATEWAY,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        error(status, e.to_string())
     }
 }
 

@@ -6,11 +6,10 @@
 use crate::api::Status;
 use crate::manifest::Manifest;
 use async_nats::jetstream::kv;
-use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use weft_keyvalue_nats::bucket::{Placement, escape, unescape};
-use weft_keyvalue_nats::leader::NoLeader;
+use weft_keyvalue_nats::leader::{self, NoLeader};
 use weft_lattice_protocol::wire::Link;
 
 /// Key prefix (in the status bucket) of a deleted app's links; `escape`
@@ -167,7 +166,7 @@ impl AppStore {
     pub async fn changes(
         &self,
     ) -> Result<impl futures::Stream<Item = ()> + Send + use<>, StoreError> {
-        let watch = self.apps.watch_all().await.map_err(|e| self.js(e))?;
+        let watch = self.call(self.apps.watch_all()).await?;
         Ok(futures::StreamExt::map(watch, |_| ()))
     }
 
@@ -176,7 +175,7 @@ impl AppStore {
     pub async fn status_changes(
         &self,
     ) -> Result<impl futures::Stream<Item = String> + Send + use<>, StoreError> {
-        let watch = self.status.watch_all().await.map_err(|e| self.js(e))?;
+        let watch = self.call(self.status.watch_all()).await?;
         Ok(futures::StreamExt::filter_map(watch, |entry| async move {
             let key = entry.ok()?.key;
             if key.starts_with(RETIRED) {
@@ -196,6 +195,16 @@ impl AppStore {
         }
     }
 
+    /// Runs the JetStream call `op` as [`NoLeader::call`] does: within its
+    /// deadline, failing with [`StoreError::Unavailable`] while JetStream
+    /// cannot serve the bucket.
+    async fn call<T, X: std::error::Error + 'static>(
+        &self,
+        op: impl std::future::Future<Output = Result<T, X>>,
+    ) -> Result<T, StoreError> {
+        NoLeader::call(&self.bucket, op, |e| self.err(e)).await
+    }
+
     fn err(&self, e: impl std::fmt::Display) -> StoreError {
         StoreError::Backend {
             bucket: self.bucket.clone(),
@@ -205,12 +214,7 @@ impl AppStore {
 
     /// The app called `name`, with the revision of its entry.
     async fn entry(&self, name: &str) -> Result<Option<(AppRecord, u64)>, StoreError> {
-        let Some(entry) = self
-            .apps
-            .entry(escape(name))
-            .await
-            .map_err(|e| self.js(e))?
-        else {
+        let Some(entry) = self.call(self.apps.entry(escape(name))).await? else {
             return Ok(None);
         };
         if entry.operation != kv::Operation::Put {
@@ -224,22 +228,25 @@ impl AppStore {
     /// Writes `record` if its entry is still at `revision` (`None`: absent);
     /// `false` if someone else wrote first.
     async fn write(&self, record: &AppRecord, revision: Option<u64>) -> Result<bool, StoreError> {
-        let bytes = serde_json::to_vec(record).map_err(|e| self.js(e))?;
+        let bytes = serde_json::to_vec(record).map_err(|e| self.err(e))?;
         let key = escape(&record.name);
         // Only a revision that moved on means another writer; anything
         // else is JetStream's own failure and says so.
-        match revision {
-            Some(rev) => match self.apps.update(&key, bytes.into(), rev).await {
-                Ok(_) => Ok(true),
-                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
-                Err(e) => Err(self.js(e)),
-            },
-            None => match self.apps.create(&key, bytes.into()).await {
-                Ok(_) => Ok(true),
-                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
-                Err(e) => Err(self.js(e)),
-            },
-        }
+        NoLeader::within(&self.bucket, async {
+            match revision {
+                Some(rev) => match self.apps.update(&key, bytes.into(), rev).await {
+                    Ok(_) => Ok(true),
+                    Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
+                    Err(e) => Err(self.js(e)),
+                },
+                None => match self.apps.create(&key, bytes.into()).await {
+                    Ok(_) => Ok(true),
+                    Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
+                    Err(e) => Err(self.js(e)),
+                },
+            }
+        })
+        .await
     }
 
     /// Changes app `name` with `change`, retrying when others write at the
@@ -249,31 +256,25 @@ impl AppStore {
         name: &str,
         mut change: impl FnMut(Option<AppRecord>) -> Result<(Option<AppRecord>, T), StoreError>,
     ) -> Result<T, StoreError> {
-        NoLeader::within(&self.bucket, async {
-            for _ in 0..10 {
-                let current = self.entry(name).await?;
-                let revision = current.as_ref().map(|(_, r)| *r);
-                let (next, out) = change(current.map(|(r, _)| r))?;
-                match next {
-                    None => {
-                        if revision.is_some() {
-                            self.apps
-                                .purge(escape(name))
-                                .await
-                                .map_err(|e| self.js(e))?;
-                        }
-                        return Ok(out);
+        for _ in 0..10 {
+            let current = self.entry(name).await?;
+            let revision = current.as_ref().map(|(_, r)| *r);
+            let (next, out) = change(current.map(|(r, _)| r))?;
+            match next {
+                None => {
+                    if revision.is_some() {
+                        self.call(self.apps.purge(escape(name))).await?;
                     }
-                    Some(record) => {
-                        if self.write(&record, revision).await? {
-                            return Ok(out);
-                        }
+                    return Ok(out);
+                }
+                Some(record) => {
+                    if self.write(&record, revision).await? {
+                        return Ok(out);
                     }
                 }
             }
-            Err(StoreError::Contended(name.to_owned()))
-        })
-        .await
+        }
+        Err(StoreError::Contended(name.to_owned()))
     }
 
     /// Stores `manifest` as a new version (its `version` annotation, or a
@@ -325,16 +326,12 @@ impl AppStore {
 
     /// App `name`.
     pub async fn get(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
-        let entry = NoLeader::within(&self.bucket, self.entry(name)).await?;
-        Ok(entry.map(|(r, _)| r))
+        Ok(self.entry(name).await?.map(|(r, _)| r))
     }
 
     /// Every app, by name.
     pub async fn list(&self) -> Result<Vec<AppRecord>, StoreError> {
-        let keys: Vec<String> = match self.apps.keys().await {
-            Ok(keys) => keys.try_collect().await.map_err(|e| self.js(e))?,
-            Err(e) => return Err(self.err(e)),
-        };
+        let keys = leader::keys(&self.apps, &self.bucket, |e| self.err(e)).await?;
         let mut apps = Vec::new();
         for key in keys {
             let Some(name) = weft_keyvalue_nats::bucket::unescape(&key) else {
@@ -405,10 +402,7 @@ impl AppStore {
             })
             .await?;
         if gone {
-            self.status
-                .purge(escape(name))
-                .await
-                .map_err(|e| self.js(e))?;
+            self.call(self.status.purge(escape(name))).await?;
         }
         Ok(out)
     }
@@ -419,20 +413,16 @@ impl AppStore {
         if links.is_empty() {
             return Ok(());
         }
-        let bytes = serde_json::to_vec(links).map_err(|e| self.js(e))?;
-        self.status
-            .put(format!("{RETIRED}{}", escape(name)), bytes.into())
-            .await
-            .map(|_| ())
-            .map_err(|e| self.js(e))
+        let bytes = serde_json::to_vec(links).map_err(|e| self.err(e))?;
+        let put = self
+            .status
+            .put(format!("{RETIRED}{}", escape(name)), bytes.into());
+        self.call(put).await.map(drop)
     }
 
     /// The links of deleted apps still to remove, by app.
     pub async fn retired_links(&self) -> Result<BTreeMap<String, Vec<Link>>, StoreError> {
-        let keys: Vec<String> = match self.status.keys().await {
-            Ok(keys) => keys.try_collect().await.map_err(|e| self.js(e))?,
-            Err(e) => return Err(self.err(e)),
-        };
+        let keys = leader::keys(&self.status, &self.bucket, |e| self.err(e)).await?;
         let mut out = BTreeMap::new();
         for key in keys {
             let Some(name) = key
@@ -441,7 +431,7 @@ impl AppStore {
             else {
                 continue;
             };
-            if let Some(bytes) = self.status.get(&key).await.map_err(|e| self.js(e))?
+            if let Some(bytes) = self.call(self.status.get(&key)).await?
                 && let Ok(links) = serde_json::from_slice::<Vec<Link>>(&bytes)
             {
                 out.insert(name, links);
@@ -453,21 +443,13 @@ impl AppStore {
     /// Forgets the retired links of app `name` (all removed, or the app is
     /// back).
     pub async fn forget_retired(&self, name: &str) -> Result<(), StoreError> {
-        self.status
-            .purge(format!("{RETIRED}{}", escape(name)))
-            .await
-            .map(|_| ())
-            .map_err(|e| self.js(e))
+        let purge = self.status.purge(format!("{RETIRED}{}", escape(name)));
+        self.call(purge).await.map(drop)
     }
 
     /// The app's last recorded status.
     pub async fn status(&self, name: &str) -> Result<Option<Status>, StoreError> {
-        let Some(bytes) = self
-            .status
-            .get(escape(name))
-            .await
-            .map_err(|e| self.js(e))?
-        else {
+        let Some(bytes) = self.call(self.status.get(escape(name))).await? else {
             return Ok(None);
         };
         Ok(serde_json::from_slice(&bytes).ok())
@@ -475,12 +457,10 @@ impl AppStore {
 
     /// Records the app's status.
     pub async fn set_status(&self, name: &str, status: &Status) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(status).map_err(|e| self.js(e))?;
-        self.status
-            .put(escape(name), bytes.into())
+        let bytes = serde_json::to_vec(status).map_err(|e| self.err(e))?;
+        self.call(self.status.put(escape(name), bytes.into()))
             .await
-            .map(|_| ())
-            .map_err(|e| self.js(e))
+            .map(drop)
     }
 }
 

@@ -234,14 +234,23 @@ impl LatticeClient {
         self.ack(&Operation::LinkDel, Some(del)).await
     }
 
-    /// Every link in the lattice.
+    /// Every link in the lattice, as stored. While the lattice's state
+    /// cannot be read this is `Rejected` with the reason, even when the
+    /// answering host offered the links it applies: a caller that acts on
+    /// the links (the reconciler) must not act on a host's copy.
     pub async fn links(&self) -> Result<Vec<Link>, Error> {
-        Ok(self.links_noted().await?.0)
+        let (links, note) = self.links_noted().await?;
+        if note.is_empty() {
+            Ok(links)
+        } else {
+            Err(Error::new(ErrorKind::Rejected, note))
+        }
     }
 
     /// Every link in the lattice, with what the answering host noted about
-    /// them (empty, or why they are its own copy: the lattice's state could
-    /// not be read).
+    /// them: empty, or why they are the links it applies rather than the
+    /// stored ones (the lattice's state cannot be read). For showing, not
+    /// for acting on.
     pub async fn links_noted(&self) -> Result<(Vec<Link>, String), Error> {
         self.request_noted(&Operation::LinkGet, None::<&()>).await
     }

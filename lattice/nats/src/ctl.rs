@@ -493,8 +493,8 @@ impl Ctx {
     /// Hands the host the links, oldest write first (while a link moves,
     /// two links of a slot exist for a moment and the newer wins), with
     /// their source and target configs read from the lattice (a config that
-    /// does not exist counts as empty). When a config cannot be read, the
-    /// host keeps the links it has: binding them without their config would
+    /// does not exist or is corrupt counts as empty). When JetStream cannot
+    /// answer for a config, the host keeps the links it has: binding them without their config would
     /// move listeners and drop subscriptions of running components.
     async fn apply_links(
         &self,
@@ -546,8 +546,8 @@ struct ConfigCache(BTreeMap<String, wire::StringMap>);
 
 impl ConfigCache {
     /// The named configs `names`, merged in order (one that does not exist
-    /// or cannot be decoded adds nothing); fails only while JetStream cannot
-    /// serve them.
+    /// or cannot be decoded adds nothing); fails when JetStream cannot
+    /// answer.
     async fn merged(
         &mut self,
         state: &LatticeState,
@@ -558,13 +558,14 @@ impl ConfigCache {
             if !self.0.contains_key(name) {
                 let values = match state.config(name).await {
                     Ok(values) => values.unwrap_or_default(),
-                    // JetStream has no leader now: worth waiting for.
-                    Err(e @ StateError::Unavailable(_)) => return Err(e),
-                    // A corrupt entry stays so: it must not hold up the rest.
-                    Err(e) => {
+                    // A corrupt entry or a bad name stays so: it must not
+                    // hold up the other links.
+                    Err(e @ (StateError::Corrupt(_) | StateError::Invalid(_))) => {
                         tracing::warn!("config `{name}` of a link counts as empty: {e}");
                         wire::StringMap::default()
                     }
+                    // JetStream cannot answer now: worth waiting for.
+                    Err(e) => return Err(e),
                 };
                 let values = weft_lattice_protocol::secret::without_marker(values);
                 self.0.insert(name.clone(), values);

@@ -8,9 +8,8 @@
 //! on nats-server 2.9 (see GOTCHAS.md 1).
 
 use async_nats::jetstream::kv;
-use futures::TryStreamExt;
 use weft_keyvalue_nats::bucket::{Placement, escape, unescape};
-use weft_keyvalue_nats::leader::NoLeader;
+use weft_keyvalue_nats::leader::{self, NoLeader};
 use weft_lattice_protocol::link::{LinkError, check_put};
 use weft_lattice_protocol::validate::{self, Invalid};
 use weft_lattice_protocol::wire::{DeleteLink, Link, StringMap};
@@ -36,6 +35,9 @@ pub enum StateError {
     /// JetStream has no leader for the bucket now.
     #[error(transparent)]
     Unavailable(#[from] NoLeader),
+    /// A stored entry cannot be decoded.
+    #[error("lattice state: {0} is corrupt")]
+    Corrupt(String),
     /// JetStream failed.
     #[error("lattice state ({bucket}): {message}")]
     Store {
@@ -84,24 +86,19 @@ fn store_err(bucket: &str, e: impl std::fmt::Display) -> StateError {
     }
 }
 
-/// A JetStream error: [`StateError::Unavailable`] when JetStream has no
-/// leader for the bucket, otherwise [`StateError::Store`].
-fn js_err(bucket: &str, e: &(dyn std::error::Error + 'static)) -> StateError {
-    match NoLeader::from_error(bucket, e) {
-        Some(no_leader) => no_leader.into(),
-        None => store_err(bucket, e),
-    }
+/// Runs the JetStream call `op` on `bucket` as [`NoLeader::call`] does:
+/// within its deadline, failing with [`StateError::Unavailable`] while
+/// JetStream cannot serve the bucket and [`StateError::Store`] otherwise.
+async fn call<T, X: std::error::Error + 'static>(
+    bucket: &str,
+    op: impl std::future::Future<Output = Result<T, X>>,
+) -> Result<T, StateError> {
+    NoLeader::call(bucket, op, |e| store_err(bucket, e)).await
 }
 
 /// Every key of `store` (bucket `bucket`).
 async fn keys(store: &kv::Store, bucket: &str) -> Result<Vec<String>, StateError> {
-    NoLeader::within(bucket, async {
-        match store.keys().await {
-            Ok(keys) => keys.try_collect().await.map_err(|e| js_err(bucket, &e)),
-            Err(e) => Err(js_err(bucket, &e)),
-        }
-    })
-    .await
+    leader::keys(store, bucket, |e| store_err(bucket, e)).await
 }
 
 /// Opens (creating if needed) the bucket `name` as a KV store.
@@ -166,44 +163,26 @@ impl LatticeState {
             }
         }
         let bytes = serde_json::to_vec(values).map_err(|e| store_err(&self.config_bucket, e))?;
-        NoLeader::within(&self.config_bucket, async {
-            self.config
-                .put(key_part(name), bytes.into())
-                .await
-                .map(drop)
-                .map_err(|e| js_err(&self.config_bucket, &e))
-        })
-        .await
+        let put = self.config.put(key_part(name), bytes.into());
+        call(&self.config_bucket, put).await.map(drop)
     }
 
     /// Config `name`, if it exists.
     pub async fn config(&self, name: &str) -> Result<Option<StringMap>, StateError> {
         validate::token("config name", name)?;
-        let read = NoLeader::within(&self.config_bucket, async {
-            let value = self.config.get(key_part(name)).await;
-            value.map_err(|e| js_err(&self.config_bucket, &e))
-        });
-        let Some(bytes) = read.await? else {
+        let read = self.config.get(key_part(name));
+        let Some(bytes) = call(&self.config_bucket, read).await? else {
             return Ok(None);
         };
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            store_err(
-                &self.config_bucket,
-                format!("config `{name}` is corrupt: {e}"),
-            )
-        })
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StateError::Corrupt(format!("config `{name}`: {e}")))
     }
 
     /// Deletes config `name`; deleting a missing config is not an error.
     pub async fn delete_config(&self, name: &str) -> Result<(), StateError> {
         validate::token("config name", name)?;
-        NoLeader::within(&self.config_bucket, async {
-            self.config
-                .delete(key_part(name))
-                .await
-                .map_err(|e| js_err(&self.config_bucket, &e))
-        })
-        .await
+        call(&self.config_bucket, self.config.delete(key_part(name))).await
     }
 
     /// The names of every named config, sorted (the dashboard lists them).
@@ -219,8 +198,7 @@ impl LatticeState {
         let keys = keys(&self.links, &self.links_bucket).await?;
         let mut links = Vec::with_capacity(keys.len());
         for key in keys {
-            let value = self.links.get(&key).await;
-            if let Some(bytes) = value.map_err(|e| js_err(&self.links_bucket, &e))? {
+            if let Some(bytes) = call(&self.links_bucket, self.links.get(&key)).await? {
                 match serde_json::from_slice::<Link>(&bytes) {
                     Ok(link) => links.push(link),
                     Err(e) => tracing::warn!(%key, "skipping a corrupt link entry: {e}"),
@@ -235,10 +213,6 @@ impl LatticeState {
     /// that it does not conflict with a link already set.
     pub async fn put_link(&self, link: &Link) -> Result<(), StateError> {
         link.validate()?;
-        NoLeader::within(&self.links_bucket, self.write_link(link)).await
-    }
-
-    async fn write_link(&self, link: &Link) -> Result<(), StateError> {
         for name in link.source_config.iter().chain(&link.target_config) {
             if self.config(name).await?.is_none() {
                 return Err(StateError::MissingConfig(name.clone()));
@@ -264,32 +238,31 @@ impl LatticeState {
         let bytes = serde_json::to_vec(link).map_err(|e| store_err(&self.links_bucket, e))?;
         // Write against the revision we read: a concurrent put of the same
         // link makes this one fail instead of silently overwriting it.
-        let entry = self
-            .links
-            .entry(key.clone())
-            .await
-            .map_err(|e| js_err(&self.links_bucket, &e))?;
+        let entry = call(&self.links_bucket, self.links.entry(key.clone())).await?;
         // Only a revision that moved on means another writer; anything
         // else is JetStream's own failure and says so.
         let concurrent = || {
             tracing::debug!(%key, "link write refused: the revision moved on");
             StateError::Concurrent(format!("link {key}"))
         };
+        let bucket = &self.links_bucket;
         match entry {
-            Some(entry) => match self.links.update(&key, bytes.into(), entry.revision).await {
-                Ok(_) => {}
-                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                    return Err(concurrent());
-                }
-                Err(e) => return Err(js_err(&self.links_bucket, &e)),
-            },
-            None => match self.links.create(&key, bytes.into()).await {
-                Ok(_) => {}
-                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                    return Err(concurrent());
-                }
-                Err(e) => return Err(js_err(&self.links_bucket, &e)),
-            },
+            Some(entry) => {
+                let update = self.links.update(&key, bytes.into(), entry.revision);
+                let lost = |e: kv::UpdateError| match e.kind() {
+                    kv::UpdateErrorKind::WrongLastRevision => concurrent(),
+                    _ => store_err(bucket, e),
+                };
+                NoLeader::call(bucket, update, lost).await?;
+            }
+            None => {
+                let create = self.links.create(&key, bytes.into());
+                let lost = |e: kv::CreateError| match e.kind() {
+                    kv::CreateErrorKind::AlreadyExists => concurrent(),
+                    _ => store_err(bucket, e),
+                };
+                NoLeader::call(bucket, create, lost).await?;
+            }
         }
         // A moved link: the new one is written first and wins (hosts apply
         // the newest link of a slot), then the old one goes.
@@ -304,10 +277,7 @@ impl LatticeState {
                 ),
                 key_part(&old.target)
             );
-            self.links
-                .delete(&old_key)
-                .await
-                .map_err(|e| js_err(&self.links_bucket, &e))?;
+            call(&self.links_bucket, self.links.delete(&old_key)).await?;
         }
         Ok(())
     }
@@ -320,11 +290,7 @@ impl LatticeState {
     ) -> Result<impl futures::Stream<Item = LinkChange> + Send + 'static, StateError> {
         // History: the last value of every key first (`watch_all` would
         // only show new changes).
-        let watch = self
-            .links
-            .watch_with_history(">")
-            .await
-            .map_err(|e| js_err(&self.links_bucket, &e))?;
+        let watch = call(&self.links_bucket, self.links.watch_with_history(">")).await?;
         Ok(futures::StreamExt::filter_map(watch, |entry| async move {
             let entry = match entry {
                 Ok(entry) => entry,
@@ -367,16 +333,12 @@ impl LatticeState {
                 &del.name
             )
         );
-        NoLeader::within(&self.links_bucket, async {
-            for key in keys(&self.links, &self.links_bucket).await? {
-                if key.starts_with(&prefix) {
-                    let deleted = self.links.delete(&key).await;
-                    deleted.map_err(|e| js_err(&self.links_bucket, &e))?;
-                }
+        for key in keys(&self.links, &self.links_bucket).await? {
+            if key.starts_with(&prefix) {
+                call(&self.links_bucket, self.links.delete(&key)).await?;
             }
-            Ok(())
-        })
-        .await
+        }
+        Ok(())
     }
 }
 

@@ -7,22 +7,24 @@
 
 use async_nats::StatusCode;
 use async_nats::jetstream::context::{PublishError, PublishErrorKind};
-use async_nats::jetstream::{self, stream};
+use async_nats::jetstream::{self, kv, stream};
+use futures::TryStreamExt;
 use std::time::Duration;
 
-/// How long a read or change of a lattice bucket may wait for JetStream.
-/// Below the 5 s a `weft` command waits for an answer, so that while
-/// JetStream has no leader the user reads why, not "no answer".
+/// How long one JetStream call on a lattice bucket may wait. Below the 5 s
+/// the `weft` CLI and dashboard wait for an answer, so that while JetStream
+/// has no leader the user reads why, not "no answer" (a library client on
+/// its 2 s default still times out first).
 pub const WAIT: Duration = Duration::from_secs(3);
 
 /// A bucket JetStream cannot serve now, and what to do about it.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error(
-    "the lattice's state ({bucket}) is not available now: {detail}. JetStream has no leader \
-     for it, as while one of its servers is down and the others are not a majority, or \
-     while a new leader is elected. Running components are not affected. Retry in a \
-     moment or once the server is back; with three JetStream servers, losing one stops \
-     nothing (deploy/nats/README.md)"
+    "the lattice's state ({bucket}) is not available now: {detail}. This happens while \
+     JetStream has no leader for it: one of its servers is down and the others are not a \
+     majority, or a new leader is being elected. Running components are not affected. \
+     Retry in a moment or once the server is back; with three JetStream servers, losing \
+     one stops nothing (deploy/nats/README.md)"
 )]
 pub struct NoLeader {
     /// The bucket.
@@ -33,7 +35,8 @@ pub struct NoLeader {
 
 impl NoLeader {
     /// `e` as a [`NoLeader`] for `bucket` when it, or one of its causes,
-    /// is JetStream's "temporarily unavailable" (10008), directly or as
+    /// is JetStream's "temporarily unavailable" (10008) or "not leader"
+    /// (10009, while a leader steps down), directly or as
     /// the reason a consumer could not be made, or a change or read of the
     /// bucket's stream that nobody answered ("no stream found", "no
     /// responders"): the bucket was opened before, so it exists but no
@@ -55,9 +58,13 @@ impl NoLeader {
                     stream::ConsumerErrorKind::JetStream(j) => Some(j.error_code()),
                     _ => None,
                 });
+            let no_leader = [
+                jetstream::ErrorCode::CLUSTER_NOT_AVAILABLE,
+                jetstream::ErrorCode::CLUSTER_NOT_LEADER,
+            ];
             let detail = if unserved {
                 "no JetStream server serves its stream".to_owned()
-            } else if code == Some(jetstream::ErrorCode::CLUSTER_NOT_AVAILABLE) {
+            } else if code.is_some_and(|c| no_leader.contains(&c)) {
                 c.to_string()
             } else {
                 cause = c.source();
@@ -73,7 +80,9 @@ impl NoLeader {
 
     /// Runs `op` on `bucket`, failing with a [`NoLeader`] after [`WAIT`]: a
     /// stream without a leader never acknowledges a change, and a client
-    /// waiting for the answer would time out without learning why.
+    /// waiting for the answer would time out without learning why. A
+    /// change that timed out may still be applied later; the message says
+    /// so.
     pub async fn within<T, E: From<NoLeader>>(
         bucket: &str,
         op: impl std::future::Future<Output = Result<T, E>>,
@@ -81,8 +90,54 @@ impl NoLeader {
         tokio::time::timeout(WAIT, op).await.unwrap_or_else(|_| {
             Err(E::from(Self {
                 bucket: bucket.to_owned(),
-                detail: format!("JetStream did not answer within {} s", WAIT.as_secs()),
+                detail: format!(
+                    "JetStream did not answer within {} s (a change may still be applied \
+                     later; running it again is safe)",
+                    WAIT.as_secs()
+                ),
             }))
         })
     }
+
+    /// Runs the JetStream call `op` on `bucket` within [`WAIT`]: its error
+    /// becomes a [`NoLeader`] when JetStream cannot serve the bucket, and
+    /// the caller's own error (`err`) otherwise.
+    pub async fn call<T, X, E>(
+        bucket: &str,
+        op: impl std::future::Future<Output = Result<T, X>>,
+        err: impl FnOnce(X) -> E,
+    ) -> Result<T, E>
+    where
+        X: std::error::Error + 'static,
+        E: From<NoLeader>,
+    {
+        Self::within(bucket, async {
+            op.await.map_err(|e| match Self::from_error(bucket, &e) {
+                Some(no_leader) => no_leader.into(),
+                None => err(e),
+            })
+        })
+        .await
+    }
+}
+
+/// Every key of `store` (bucket `bucket`), as [`NoLeader::call`] runs a
+/// call: listing needs a consumer, which JetStream without a leader cannot
+/// make.
+pub async fn keys<E: From<NoLeader>>(
+    store: &kv::Store,
+    bucket: &str,
+    err: impl Fn(&(dyn std::error::Error + 'static)) -> E,
+) -> Result<Vec<String>, E> {
+    let to_error = |e: &(dyn std::error::Error + 'static)| match NoLeader::from_error(bucket, e) {
+        Some(no_leader) => no_leader.into(),
+        None => err(e),
+    };
+    NoLeader::within(bucket, async {
+        match store.keys().await {
+            Ok(keys) => keys.try_collect().await.map_err(|e| to_error(&e)),
+            Err(e) => Err(to_error(&e)),
+        }
+    })
+    .await
 }
