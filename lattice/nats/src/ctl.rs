@@ -199,7 +199,7 @@ async fn follow_links(ctx: Arc<Ctx>) {
                                 applier.apply(&ctx, &table).await;
                             }
                         }
-                        () = tokio::time::sleep(Duration::from_secs(1)), if applier.behind => {
+                        () = tokio::time::sleep(Duration::from_secs(1)), if applier.is_behind() => {
                             applier.apply(&ctx, &table).await;
                         }
                     }
@@ -216,28 +216,50 @@ async fn follow_links(ctx: Arc<Ctx>) {
 }
 
 /// Applies the link table, remembering whether the last try failed (a
-/// config could not be read) so that it is tried again, and saying so once.
+/// config could not be read) so that it is tried again; says so when it
+/// starts, once a minute while it lasts, and when it ends.
 #[derive(Default)]
 struct Applier {
-    /// The host still has older links than the table.
-    behind: bool,
+    /// Since when the host has had older links than the table.
+    behind: Option<tokio::time::Instant>,
+    /// When that was last said.
+    said: Option<tokio::time::Instant>,
 }
 
+/// How often a host still keeping older links says so.
+const BEHIND_REMINDER: Duration = Duration::from_secs(60);
+
 impl Applier {
+    /// Whether the host has older links than the table.
+    fn is_behind(&self) -> bool {
+        self.behind.is_some()
+    }
+
     async fn apply(&mut self, ctx: &Ctx, table: &BTreeMap<String, (u64, wire::Link)>) {
+        let now = tokio::time::Instant::now();
         match ctx.apply_links(table).await {
-            Ok(()) if std::mem::take(&mut self.behind) => {
-                tracing::info!("links applied again: their configs can be read");
+            Ok(()) => {
+                self.said = None;
+                if let Some(since) = self.behind.take() {
+                    tracing::info!(
+                        "links applied again after {:?}: their configs can be read",
+                        since.elapsed()
+                    );
+                }
             }
-            Ok(()) => {}
-            Err(e) if !self.behind => {
-                self.behind = true;
-                tracing::warn!(
-                    "keeping the links applied before, trying again every second: \
-                     a link's config cannot be read: {e}"
-                );
+            Err(e) => {
+                let since = *self.behind.get_or_insert(now);
+                if self.said.is_none_or(|at| at + BEHIND_REMINDER <= now) {
+                    self.said = Some(now);
+                    tracing::warn!(
+                        "keeping the links applied before (for {:?}), trying again every \
+                         second: a link's config cannot be read: {e}",
+                        now - since
+                    );
+                } else {
+                    tracing::debug!("links still not applied: {e}");
+                }
             }
-            Err(e) => tracing::debug!("links still not applied: {e}"),
         }
     }
 }

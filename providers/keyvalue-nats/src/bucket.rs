@@ -2,7 +2,7 @@
 //! that makes any string a valid key part. Shared by this provider and the
 //! lattice state (`weft-lattice-nats`).
 
-use async_nats::jetstream::context::CreateStreamErrorKind;
+use async_nats::jetstream::context::{CreateStreamErrorKind, GetStreamErrorKind};
 use async_nats::jetstream::{self, kv, stream};
 
 /// Why a bucket could not be opened.
@@ -118,14 +118,25 @@ pub async fn open_or_create(
         err(&e, transient)
     })?;
     js.get_key_value(name).await.map_err(|e| {
-        // The kind says only "failed to get the bucket"; a timed-out request
-        // somewhere in its causes says JetStream did not answer in time.
+        // The kind says only "failed to get the bucket"; its causes say
+        // whether JetStream did not answer in time, or has not yet spread
+        // a stream just created (by another host at the same moment, in a
+        // cluster) to the server that answered: "stream not found" right
+        // after creating or finding it.
         let mut cause = std::error::Error::source(&e);
         let mut transient = false;
         while let Some(c) = cause {
             transient |= c
                 .downcast_ref::<jetstream::context::RequestError>()
                 .is_some_and(|r| r.kind() == jetstream::context::RequestErrorKind::TimedOut);
+            transient |= c
+                .downcast_ref::<jetstream::context::GetStreamError>()
+                .is_some_and(|g| match g.kind() {
+                    GetStreamErrorKind::JetStream(j) => {
+                        j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
+                    }
+                    _ => false,
+                });
             cause = c.source();
         }
         err(&e, transient)
