@@ -2,7 +2,8 @@
 //! that makes any string a valid key part. Shared by this provider and the
 //! lattice state (`weft-lattice-nats`).
 
-use async_nats::jetstream::context::{CreateStreamErrorKind, GetStreamErrorKind};
+use crate::leader::{causes, jetstream_code};
+use async_nats::jetstream::context::CreateStreamErrorKind;
 use async_nats::jetstream::{self, kv, stream};
 
 /// Why a bucket could not be opened.
@@ -111,9 +112,8 @@ pub async fn open_or_create(
     js.get_or_create_stream(config).await.map_err(|e| {
         let transient = match e.kind() {
             CreateStreamErrorKind::TimedOut | CreateStreamErrorKind::JetStreamUnavailable => true,
-            // 10008: "JetStream system temporarily unavailable" (no leader).
-            CreateStreamErrorKind::JetStream(j) => j.error_code().0 == 10008,
-            _ => false,
+            // No leader yet.
+            _ => jetstream_code(&e) == Some(jetstream::ErrorCode::CLUSTER_NOT_AVAILABLE),
         };
         err(&e, transient)
     })?;
@@ -123,22 +123,11 @@ pub async fn open_or_create(
         // a stream just created (by another host at the same moment, in a
         // cluster) to the server that answered: "stream not found" right
         // after creating or finding it.
-        let mut cause = std::error::Error::source(&e);
-        let mut transient = false;
-        while let Some(c) = cause {
-            transient |= c
-                .downcast_ref::<jetstream::context::RequestError>()
-                .is_some_and(|r| r.kind() == jetstream::context::RequestErrorKind::TimedOut);
-            transient |= c
-                .downcast_ref::<jetstream::context::GetStreamError>()
-                .is_some_and(|g| match g.kind() {
-                    GetStreamErrorKind::JetStream(j) => {
-                        j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
-                    }
-                    _ => false,
-                });
-            cause = c.source();
-        }
+        let transient = causes(&e).any(|c| {
+            c.downcast_ref::<jetstream::context::RequestError>()
+                .is_some_and(|r| r.kind() == jetstream::context::RequestErrorKind::TimedOut)
+                || jetstream_code(c) == Some(jetstream::ErrorCode::STREAM_NOT_FOUND)
+        });
         err(&e, transient)
     })
 }

@@ -6,7 +6,10 @@
 //! who wait a few seconds at most.
 
 use async_nats::StatusCode;
-use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+use async_nats::jetstream::context::{
+    CreateStreamError, CreateStreamErrorKind, GetStreamError, GetStreamErrorKind, PublishError,
+    PublishErrorKind,
+};
 use async_nats::jetstream::{self, kv, stream};
 use futures::TryStreamExt;
 use std::time::Duration;
@@ -42,8 +45,11 @@ impl NoLeader {
     /// responders"): the bucket was opened before, so it exists but no
     /// server serves it now.
     pub fn from_error(bucket: &str, e: &(dyn std::error::Error + 'static)) -> Option<Self> {
-        let mut cause = Some(e);
-        while let Some(c) = cause {
+        let no_leader = [
+            jetstream::ErrorCode::CLUSTER_NOT_AVAILABLE,
+            jetstream::ErrorCode::CLUSTER_NOT_LEADER,
+        ];
+        causes(e).find_map(|c| {
             let unserved = c
                 .downcast_ref::<PublishError>()
                 .is_some_and(|p| p.kind() == PublishErrorKind::StreamNotFound)
@@ -51,31 +57,18 @@ impl NoLeader {
                     matches!(d.kind(), stream::DirectGetErrorKind::ErrorResponse(code, _)
                         if code == StatusCode::NO_RESPONDERS)
                 });
-            let code = c
-                .downcast_ref::<jetstream::Error>()
-                .map(|j| j.error_code())
-                .or_else(|| match c.downcast_ref::<stream::ConsumerError>()?.kind() {
-                    stream::ConsumerErrorKind::JetStream(j) => Some(j.error_code()),
-                    _ => None,
-                });
-            let no_leader = [
-                jetstream::ErrorCode::CLUSTER_NOT_AVAILABLE,
-                jetstream::ErrorCode::CLUSTER_NOT_LEADER,
-            ];
             let detail = if unserved {
                 "no JetStream server serves its stream".to_owned()
-            } else if code.is_some_and(|c| no_leader.contains(&c)) {
+            } else if jetstream_code(c).is_some_and(|code| no_leader.contains(&code)) {
                 c.to_string()
             } else {
-                cause = c.source();
-                continue;
+                return None;
             };
-            return Some(Self {
+            Some(Self {
                 bucket: bucket.to_owned(),
                 detail,
-            });
-        }
-        None
+            })
+        })
     }
 
     /// Runs `op` on `bucket`, failing with a [`NoLeader`] after [`WAIT`]: a
@@ -119,6 +112,34 @@ impl NoLeader {
         })
         .await
     }
+}
+
+/// `e` and each of its causes, outermost first.
+pub(crate) fn causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |c| c.source())
+}
+
+/// The JetStream error code `c` is, or carries as its kind (the errors of
+/// making a consumer, finding a stream and creating one wrap it so).
+pub(crate) fn jetstream_code(
+    c: &(dyn std::error::Error + 'static),
+) -> Option<jetstream::ErrorCode> {
+    if let Some(j) = c.downcast_ref::<jetstream::Error>() {
+        return Some(j.error_code());
+    }
+    let wrapped = match c.downcast_ref::<stream::ConsumerError>().map(|e| e.kind()) {
+        Some(stream::ConsumerErrorKind::JetStream(j)) => Some(j),
+        _ => match c.downcast_ref::<GetStreamError>().map(|e| e.kind()) {
+            Some(GetStreamErrorKind::JetStream(j)) => Some(j),
+            _ => match c.downcast_ref::<CreateStreamError>().map(|e| e.kind()) {
+                Some(CreateStreamErrorKind::JetStream(j)) => Some(j),
+                _ => None,
+            },
+        },
+    };
+    wrapped.map(|j| j.error_code())
 }
 
 /// Every key of `store` (bucket `bucket`), as [`NoLeader::call`] runs a
