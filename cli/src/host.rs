@@ -10,6 +10,7 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use weft_capability::messaging::Reserved;
 use weft_capability::provider::InMemoryKeyValueKind;
 use weft_capability::provider::redacted;
 use weft_host::{HostApi, HostBuilder};
@@ -111,7 +112,11 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
     let shutdown = crate::run::shutdown_signal();
     let lattice = &args.lattice;
     let subjects = lattice.subjects()?;
+    // Components' messaging never reaches the lattice's subjects, a custom
+    // control prefix included.
+    let reserved = Reserved::default().with_prefix(&lattice.ctl_prefix);
     let mut builder = HostBuilder::new()
+        .with_reserved_subjects(reserved.clone())
         .with_file_refs(args.allow_file_load)
         .with_allowed_registries(args.allow_registries.clone())
         .with_digests_required(args.require_digest)
@@ -125,7 +130,7 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
         // server (anonymously; give `url` when that needs credentials).
         .with_provider_kind(
             "builtin:messaging-nats",
-            Arc::new(NatsMessagingKind::new(Some(lattice.nats.clone()))),
+            Arc::new(NatsMessagingKind::new(Some(lattice.nats.clone())).with_reserved(reserved)),
         );
     if let Some(dir) = args.cache_dir.clone().or_else(default_cache_dir) {
         builder = builder.with_cache_dir(dir);

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use weft_keyvalue_nats::bucket::Placement;
 use weft_lattice_client::LatticeClient;
-use weft_lattice_nats::{NatsAuth, connect};
+use weft_lattice_nats::{NatsAuth, Plane, connect_to};
 use weft_lattice_protocol::Subjects;
 
 /// How results are printed.
@@ -153,9 +153,15 @@ impl LatticeArgs {
         Subjects::new(&self.ctl_prefix, &self.lattice).context("check --lattice and --ctl-prefix")
     }
 
-    /// Connects to NATS as `name`.
+    /// Connects to NATS as `name`, for the lattice's control plane.
     pub async fn connect(&self, name: &str) -> anyhow::Result<async_nats::Client> {
-        Ok(connect(
+        self.connect_to(Plane::Control, name).await
+    }
+
+    /// Connects to NATS as `name`, for `plane`.
+    pub async fn connect_to(&self, plane: Plane, name: &str) -> anyhow::Result<async_nats::Client> {
+        Ok(connect_to(
+            plane,
             &self.nats,
             &self.auth(),
             self.nats_ca.as_deref(),

@@ -44,7 +44,11 @@ enum What {
 
 /// Runs `weft msg`.
 pub async fn msg(args: MsgArgs) -> anyhow::Result<()> {
-    let nats = args.lattice.connect("weft msg").await?;
+    // The data plane's inbox: components may answer it.
+    let nats = args
+        .lattice
+        .connect_to(weft_lattice_nats::Plane::Data, "weft msg")
+        .await?;
     match args.what {
         What::Pub { subject, body } => {
             nats.publish(subject.clone(), body.into_bytes().into())

@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod guests;
 pub mod http;
+pub mod log;
 pub mod nats;
 pub mod net;
 pub mod oras;

@@ -18,57 +18,6 @@ use weft_tests::{guests, net};
 
 const LATTICE: &str = "links";
 
-/// What this test binary logs (its hosts run in-process).
-mod log {
-    use std::sync::{Arc, Mutex, OnceLock};
-
-    /// The log so far.
-    #[derive(Clone)]
-    pub struct Log(Arc<Mutex<Vec<u8>>>);
-
-    impl Log {
-        /// Whether a line so far contains `text`.
-        pub fn contains(&self, text: &str) -> bool {
-            self.0
-                .lock()
-                .is_ok_and(|l| String::from_utf8_lossy(&l).contains(text))
-        }
-    }
-
-    impl std::io::Write for Log {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            let mut log = self
-                .0
-                .lock()
-                .map_err(|_| std::io::Error::other("poisoned"))?;
-            log.extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    /// Starts recording what the process logs (once; later calls share it).
-    pub fn capture() -> Log {
-        static LOG: OnceLock<Log> = OnceLock::new();
-        LOG.get_or_init(|| {
-            let log = Log(Arc::default());
-            let sink = log.clone();
-            let subscriber = tracing_subscriber::fmt()
-                .with_ansi(false)
-                .with_writer(move || sink.clone())
-                .finish();
-            // Another subscriber set first would leave this one unused, and
-            // the wait on the log fails saying what it waited for.
-            let _ = tracing::subscriber::set_global_default(subscriber);
-            log
-        })
-        .clone()
-    }
-}
-
 async fn start_host(url: &str) -> anyhow::Result<LatticeHost> {
     common::start_host(url, LATTICE, &[]).await
 }
@@ -350,7 +299,7 @@ async fn a_host_that_joins_later_applies_the_links_already_set() -> anyhow::Resu
 /// new link takes effect too.
 #[tokio::test]
 async fn links_stay_as_they_are_while_their_config_cannot_be_read() -> anyhow::Result<()> {
-    let log = log::capture();
+    let log = weft_tests::log::capture();
     let nats = NatsServer::start().await?;
     let host = start_host(&nats.url()).await?;
     let client = common::client(&nats.url(), LATTICE).await?;

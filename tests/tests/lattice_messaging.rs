@@ -103,24 +103,7 @@ async fn pingpong_answers_across_hosts_and_each_message_is_handled_once() -> any
             &[],
         ))
         .await?;
-    client
-        .put_link(&link(
-            "pingpong",
-            "nats",
-            "wasmcloud:messaging",
-            &["consumer"],
-            &[],
-        ))
-        .await?;
-    client
-        .put_link(&link(
-            "nats",
-            "pingpong",
-            "wasmcloud:messaging",
-            &["handler"],
-            &["pp-subs"],
-        ))
-        .await?;
+    common::messaging_both_ways(&client, "pingpong", "nats", "pp-subs").await?;
 
     // A request sent from A's side of the lattice (a plain NATS client; the
     // component runs on B only).

@@ -56,24 +56,7 @@ async fn calls_resume_after_nats_server_restarts() -> anyhow::Result<()> {
             &[],
         ))
         .await?;
-    client
-        .put_link(&link(
-            "pingpong",
-            "nats",
-            "wasmcloud:messaging",
-            &["consumer"],
-            &[],
-        ))
-        .await?;
-    client
-        .put_link(&link(
-            "nats",
-            "pingpong",
-            "wasmcloud:messaging",
-            &["handler"],
-            &["subs"],
-        ))
-        .await?;
+    common::messaging_both_ways(&client, "pingpong", "nats", "subs").await?;
 
     let greet = || async move {
         http::get(addr, "/greet/Ada")

@@ -10,6 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::provider::Subscription;
+pub use reserved::{LATTICE_INBOX_PREFIX, Reserved, Use};
+
+mod reserved;
 
 /// One message as sent to or delivered from a broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +33,17 @@ pub enum Error {
         "invalid subject `{0}`: subjects are non-empty dot-separated tokens without spaces or wildcards"
     )]
     BadSubject(String),
+    /// The subject belongs to the lattice (its control plane, JetStream,
+    /// its hosts' inboxes): no component may reach it.
+    #[error(
+        "refused to {usage} `{subject}`: it is reserved for the lattice (wasmbus.>, wadm.>, $JS/$KV/$SYS…, the hosts' inboxes); components use subjects of their own"
+    )]
+    Reserved {
+        /// The subject, pattern or queue group.
+        subject: String,
+        /// What it was meant for.
+        usage: Use,
+    },
     /// The payload is larger than the broker accepts.
     #[error("message of {size} bytes is over the broker's limit of {max} bytes")]
     TooLarge {

@@ -8,6 +8,7 @@
 //! unchanged keep running untouched.
 
 use crate::Host;
+use crate::guard::Guard;
 use crate::metered::MeteredHttpClient;
 use crate::metrics::LinkKey;
 use crate::providers::LinkBinding;
@@ -16,7 +17,7 @@ use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use weft_capability::http::IncomingHandler;
-use weft_capability::messaging::{Message, MessageHandler};
+use weft_capability::messaging::{Message, MessageHandler, Use};
 use weft_capability::provider::{Capability, Subscription};
 use weft_runtime::{CallTarget, Component, Links};
 
@@ -130,7 +131,12 @@ impl Host {
                 ("wasmcloud", "messaging", Some(Capability::Messaging(m))) if has("consumer") => {
                     let (key, calls) = meter(package);
                     let inner = self.tapped(id, m);
-                    targets.messaging = Some(self.meters.wrappers.messaging(key, inner, calls));
+                    targets.messaging = Some(self.meters.wrappers.messaging(
+                        key,
+                        inner,
+                        calls,
+                        &self.guard,
+                    ));
                 }
                 ("wasi", "http", Some(Capability::HttpClient(p))) if has("outgoing-handler") => {
                     match p.client(&link.target_config) {
@@ -233,7 +239,7 @@ impl Host {
             let live = Arc::new(Live {
                 current: ArcSwap::new(component.clone()),
             });
-            match start_inbound(&capability, &component, live.clone(), link) {
+            match start_inbound(&capability, &component, live.clone(), link, &self.guard) {
                 Ok(sub) => {
                     tracing::info!(provider = %link.source, component = %link.target, "inbound link bound");
                     inbound.insert(key, (live, sub));
@@ -256,6 +262,7 @@ fn start_inbound(
     component: &Component,
     live: Arc<Live>,
     link: &LinkBinding,
+    guard: &Guard,
 ) -> Result<Subscription, String> {
     match capability {
         Capability::Messaging(messaging) => {
@@ -290,6 +297,16 @@ fn start_inbound(
             // One queue group per component: where it runs on several hosts,
             // each message goes to one of them.
             let group = queue_group.unwrap_or_else(|| link.target.clone());
+            // The link's config is the app author's: it may not join the
+            // lattice's own subjects or queue groups, whatever the provider.
+            let checked = subjects
+                .iter()
+                .try_for_each(|s| guard.reserved.check(s, Use::Subscribe))
+                .and_then(|()| guard.reserved.check_queue_group(&group));
+            if let Err(e) = checked {
+                guard.refused("messaging", &link.target, "subscribe", &e);
+                return Err(e.to_string());
+            }
             let handler: Arc<dyn MessageHandler> = live;
             messaging
                 .subscribe(&subjects, Some(&group), handler)

@@ -17,6 +17,7 @@
 
 mod api;
 mod bind;
+mod guard;
 mod identity;
 mod metered;
 mod metrics;
@@ -77,6 +78,7 @@ pub struct HostBuilder {
     oci: Option<Arc<weft_oci::Puller>>,
     tap: Option<Arc<dyn spy::MessageTap>>,
     supply: supply::SupplyPolicy,
+    reserved: weft_capability::messaging::Reserved,
 }
 
 impl HostBuilder {
@@ -164,6 +166,17 @@ impl HostBuilder {
         self
     }
 
+    /// Keeps `reserved` from components' messaging, whatever provider
+    /// serves it (default: the subjects every Weft lattice uses; add a
+    /// custom control prefix here).
+    pub fn with_reserved_subjects(
+        mut self,
+        reserved: weft_capability::messaging::Reserved,
+    ) -> Self {
+        self.reserved = reserved;
+        self
+    }
+
     /// Names the host for people (default: a generated `adjective-noun-N`).
     pub fn with_friendly_name(mut self, name: impl Into<String>) -> Self {
         self.friendly_name = Some(name.into());
@@ -206,6 +219,7 @@ impl HostBuilder {
             components: RwLock::default(),
             linked: std::sync::Mutex::default(),
             meters: metrics::HostMeters::default(),
+            guard: Arc::new(guard::Guard::new(self.reserved)),
         })
     }
 }
@@ -248,6 +262,8 @@ pub struct Host {
     linked: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Pulls, loads and the meters of links, for [`Host::metrics`].
     meters: metrics::HostMeters,
+    /// What components may not reach, and what they were refused.
+    guard: Arc<guard::Guard>,
 }
 
 impl Host {

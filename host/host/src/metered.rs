@@ -2,6 +2,7 @@
 //! call through the link is counted and timed in that link's [`Calls`].
 //! The wrapper is one more virtual call and a clock read on each side.
 
+use crate::guard::Guard;
 use crate::metrics::LinkKey;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use weft_capability::http::Body;
 use weft_capability::http_client::{self, HttpClient, Options};
 use weft_capability::keyvalue::{self, KeyResponse, KeyValue};
-use weft_capability::messaging::{self, Message, MessageHandler, Messaging, Subscription};
+use weft_capability::messaging::{self, Message, MessageHandler, Messaging, Subscription, Use};
 use weft_runtime::metrics::Calls;
 
 /// Awaits `call`, recording it in `calls`.
@@ -88,15 +89,40 @@ impl KeyValue for MeteredKeyValue {
     }
 }
 
-/// A broker whose publishes and requests are counted for one link.
+/// A broker whose publishes and requests are counted for one link, and
+/// kept from the lattice's own subjects whatever the provider does.
 pub(crate) struct MeteredMessaging {
     pub(crate) inner: Arc<dyn Messaging>,
     pub(crate) calls: Arc<Calls>,
+    /// The component whose link this is.
+    pub(crate) component: String,
+    pub(crate) guard: Arc<Guard>,
+}
+
+impl MeteredMessaging {
+    /// Refuses `subject` for `usage` when the lattice reserves it, counting
+    /// and logging the attempt as `action`.
+    fn check(
+        &self,
+        subject: &str,
+        usage: Use,
+        action: &'static str,
+    ) -> Result<(), messaging::Error> {
+        self.guard.reserved.check(subject, usage).inspect_err(|e| {
+            self.guard.refused("messaging", &self.component, action, e);
+        })
+    }
 }
 
 #[async_trait]
 impl Messaging for MeteredMessaging {
     async fn publish(&self, message: Message) -> Result<(), messaging::Error> {
+        // The subject may be the reply subject of a message the component
+        // handles, which its sender chose.
+        self.check(&message.subject, Use::Send, "publish")?;
+        if let Some(reply) = &message.reply_to {
+            self.check(reply, Use::ReplyTo, "reply_to")?;
+        }
         timed(&self.calls, self.inner.publish(message)).await
     }
 
@@ -110,6 +136,7 @@ impl Messaging for MeteredMessaging {
         body: Bytes,
         timeout: Duration,
     ) -> Result<Message, messaging::Error> {
+        self.check(subject, Use::Send, "request")?;
         timed(&self.calls, self.inner.request(subject, body, timeout)).await
     }
 
@@ -185,6 +212,7 @@ impl Wrappers {
         key: LinkKey,
         inner: Arc<dyn Messaging>,
         calls: Arc<Calls>,
+        guard: &Arc<Guard>,
     ) -> Arc<dyn Messaging> {
         let mut map = self.map();
         if let Some(Wrapped::Messaging(w)) = map.get(&key)
@@ -193,7 +221,12 @@ impl Wrappers {
         {
             return w.clone();
         }
-        let w = Arc::new(MeteredMessaging { inner, calls });
+        let w = Arc::new(MeteredMessaging {
+            inner,
+            calls,
+            component: key.component.clone(),
+            guard: guard.clone(),
+        });
         map.insert(key, Wrapped::Messaging(w.clone()));
         w
     }

@@ -77,7 +77,7 @@ impl HostMeters {
 }
 
 /// A label value, escaped as the text format wants.
-fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -249,6 +249,7 @@ impl Host {
                 m.loads[i].load(Ordering::Relaxed)
             );
         }
+        self.guard.render(&mut out);
         out
     }
 

@@ -56,15 +56,40 @@ pub enum ConnectError {
     },
 }
 
+/// Which side of the lattice a connection is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plane {
+    /// The lattice itself: control, events, state, calls between hosts.
+    /// Its reply inboxes start with
+    /// [`weft_capability::messaging::LATTICE_INBOX_PREFIX`], which
+    /// components can never reach.
+    Control,
+    /// What components send and receive (`weft msg`): plain `_INBOX.`
+    /// replies, which components may answer.
+    Data,
+}
+
 /// Connects to `url` (`nats://`, or `tls://` for TLS; several servers of
-/// one cluster separated by commas) as `name`, trusting the certificates
-/// in `ca` (PEM) besides the system's.
+/// one cluster separated by commas) as `name` for the lattice's control
+/// plane, trusting the certificates in `ca` (PEM) besides the system's.
 ///
 /// The first connection must succeed within `timeout`, so a wrong URL is
 /// reported at once; after that the client reconnects without limit and
 /// re-subscribes, to any server of the list (or one the cluster
 /// announced), so a restarted or lost nats-server is survived.
 pub async fn connect(
+    url: &str,
+    auth: &NatsAuth,
+    ca: Option<&std::path::Path>,
+    name: &str,
+    timeout: Duration,
+) -> Result<Client, ConnectError> {
+    connect_to(Plane::Control, url, auth, ca, name, timeout).await
+}
+
+/// [`connect`] for either plane.
+pub async fn connect_to(
+    plane: Plane,
     url: &str,
     auth: &NatsAuth,
     ca: Option<&std::path::Path>,
@@ -101,6 +126,9 @@ pub async fn connect(
         };
     if let Some(ca) = ca {
         options = options.add_root_certificates(ca.to_owned());
+    }
+    if plane == Plane::Control {
+        options = options.custom_inbox_prefix(weft_capability::messaging::LATTICE_INBOX_PREFIX);
     }
     options
         .name(name)

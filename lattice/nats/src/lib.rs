@@ -30,7 +30,7 @@ mod peers;
 pub mod rpc;
 mod state;
 
-pub use connect::{ConnectError, NatsAuth, connect};
+pub use connect::{ConnectError, NatsAuth, Plane, connect, connect_to};
 pub use convert::{Endpoints, host, inventory};
 pub use ctl::{CtlServer, ServeError};
 pub use events::Events;

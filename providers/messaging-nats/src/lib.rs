@@ -4,6 +4,13 @@
 //! subscriptions of links from the provider to a component deliver each
 //! message to the component's `handler` export, in a queue group so that a
 //! component running on several hosts gets each message once.
+//!
+//! Nothing a component sends reaches the lattice's own subjects: publishes,
+//! requests, reply subjects, subscriptions and queue groups on them are
+//! refused with [`Error::Reserved`] (see [`Reserved`]), so even on a
+//! single-account nats-server shared with the lattice a component cannot
+//! drive its control plane. Run apps' messaging in an account of its own
+//! as well (docs/security.md).
 #![deny(missing_docs)]
 
 use async_nats::{Client, RequestErrorKind};
@@ -14,7 +21,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use weft_capability::messaging::{
-    Error, Message, MessageHandler, Messaging, Subscription, check_publish_subject,
+    Error, Message, MessageHandler, Messaging, Reserved, Subscription, Use, check_publish_subject,
     check_subscribe_subject,
 };
 use weft_capability::provider::{self, Capability, ProviderKind, only_keys};
@@ -23,12 +30,23 @@ use weft_capability::provider::{self, Capability, ProviderKind, only_keys};
 #[derive(Clone)]
 pub struct NatsMessaging {
     client: Client,
+    reserved: Reserved,
 }
 
 impl NatsMessaging {
-    /// Messaging on an open connection.
+    /// Messaging on an open connection, refusing the subjects every Weft
+    /// lattice reserves.
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            reserved: Reserved::default(),
+        }
+    }
+
+    /// Refuses `reserved` instead (e.g. with a custom control prefix).
+    pub fn with_reserved(mut self, reserved: Reserved) -> Self {
+        self.reserved = reserved;
+        self
     }
 
     fn check_size(&self, size: usize) -> Result<(), Error> {
@@ -51,6 +69,11 @@ impl Messaging for NatsMessaging {
 
     async fn publish(&self, message: Message) -> Result<(), Error> {
         check_publish_subject(&message.subject)?;
+        if let Some(reply) = &message.reply_to {
+            check_publish_subject(reply)?;
+        }
+        self.reserved
+            .check_message(&message.subject, message.reply_to.as_deref())?;
         self.check_size(message.body.len())?;
         let result = match message.reply_to {
             Some(reply) => {
@@ -70,6 +93,7 @@ impl Messaging for NatsMessaging {
         timeout: Duration,
     ) -> Result<Message, Error> {
         check_publish_subject(subject)?;
+        self.reserved.check(subject, Use::Send)?;
         let body_len = body.len();
         self.check_size(body_len)?;
         let request = async_nats::Request::new()
@@ -105,6 +129,10 @@ impl Messaging for NatsMessaging {
     ) -> Result<Subscription, Error> {
         for subject in subjects {
             check_subscribe_subject(subject)?;
+            self.reserved.check(subject, Use::Subscribe)?;
+        }
+        if let Some(group) = queue_group {
+            self.reserved.check_queue_group(group)?;
         }
         let client = self.client.clone();
         let subjects = subjects.to_vec();
@@ -148,13 +176,24 @@ impl Messaging for NatsMessaging {
 #[derive(Debug, Default)]
 pub struct NatsMessagingKind {
     default_url: Option<String>,
+    reserved: Reserved,
 }
 
 impl NatsMessagingKind {
     /// A kind whose instances connect to `default_url` unless their config
     /// says `url`.
     pub fn new(default_url: Option<String>) -> Self {
-        Self { default_url }
+        Self {
+            default_url,
+            reserved: Reserved::default(),
+        }
+    }
+
+    /// Its instances refuse `reserved` (the lattice's subjects, with a
+    /// custom control prefix added).
+    pub fn with_reserved(mut self, reserved: Reserved) -> Self {
+        self.reserved = reserved;
+        self
     }
 }
 
@@ -173,6 +212,7 @@ impl ProviderKind for NatsMessagingKind {
             let url = provider::redacted(url);
             provider::Error::Backend(format!("could not connect to NATS at {url}: {e}"))
         })?;
-        Ok(Capability::Messaging(Arc::new(NatsMessaging::new(client))))
+        let messaging = NatsMessaging::new(client).with_reserved(self.reserved.clone());
+        Ok(Capability::Messaging(Arc::new(messaging)))
     }
 }

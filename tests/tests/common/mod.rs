@@ -147,6 +147,28 @@ pub fn link(
     }
 }
 
+/// Links component `app` to messaging provider `nats` both ways: its
+/// `consumer` import to the provider, and the provider's subscriptions
+/// (from the named config `subscriptions`) to its `handler` export.
+pub async fn messaging_both_ways(
+    client: &weft_lattice_client::LatticeClient,
+    app: &str,
+    nats: &str,
+    subscriptions: &str,
+) -> anyhow::Result<()> {
+    let consumer = link(app, nats, "wasmcloud:messaging", &["consumer"], &[]);
+    client.put_link(&consumer).await?;
+    let handler = link(
+        nats,
+        app,
+        "wasmcloud:messaging",
+        &["handler"],
+        &[subscriptions],
+    );
+    client.put_link(&handler).await?;
+    Ok(())
+}
+
 /// Starts `builtin:keyvalue-memory` as `memory` on `host_id` and links
 /// `app`'s `wasi:keyvalue` (store, atomics) to it.
 pub async fn keyvalue_in_memory(

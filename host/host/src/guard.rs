@@ -1,0 +1,100 @@
+//! What the host refuses components on the lattice's behalf, whatever
+//! provider serves them: messaging to the lattice's own subjects
+//! (`weft_capability::messaging::Reserved`). Every refusal is counted by
+//! component and action (`weft_messaging_refused_total`) and logged — the
+//! 1st, 2nd, 4th, 8th… of each, so a guest that retries in a loop cannot
+//! flood the log.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use weft_capability::messaging::Reserved;
+
+/// The host's guard: what is reserved, and what was refused so far.
+#[derive(Debug, Default)]
+pub(crate) struct Guard {
+    /// The lattice's subjects.
+    pub(crate) reserved: Reserved,
+    /// Refusals by (metric, component, action).
+    refused: Mutex<BTreeMap<(&'static str, String, &'static str), u64>>,
+}
+
+impl Guard {
+    /// A guard keeping `reserved` from components.
+    pub(crate) fn new(reserved: Reserved) -> Self {
+        Self {
+            reserved,
+            refused: Mutex::default(),
+        }
+    }
+
+    /// Counts (and, sparingly, logs) that `component` was refused `action`
+    /// of the capability `metric` names, because of `reason`.
+    pub(crate) fn refused(
+        &self,
+        metric: &'static str,
+        component: &str,
+        action: &'static str,
+        reason: &dyn std::fmt::Display,
+    ) {
+        let n = {
+            let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+            let n = refused
+                .entry((metric, component.to_owned(), action))
+                .or_default();
+            *n += 1;
+            *n
+        };
+        if n.is_power_of_two() {
+            tracing::warn!(
+                component,
+                action,
+                refusals = n,
+                "component refused ({n} so far): {reason}"
+            );
+        }
+    }
+
+    /// The refusal counters in the Prometheus text format.
+    pub(crate) fn render(&self, out: &mut String) {
+        let refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = "";
+        for ((metric, component, action), n) in refused.iter() {
+            if *metric != last {
+                let _ = writeln!(
+                    out,
+                    "# HELP weft_{metric}_refused_total Attempts of a component the host refused, by action.\n# TYPE weft_{metric}_refused_total counter"
+                );
+                last = metric;
+            }
+            let _ = writeln!(
+                out,
+                "weft_{metric}_refused_total{{component=\"{}\",action=\"{action}\"}} {n}",
+                crate::metrics::escape(component)
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_counted_by_component_and_action() {
+        let guard = Guard::default();
+        for _ in 0..3 {
+            guard.refused("messaging", "echo", "publish", &"no");
+        }
+        guard.refused("messaging", "echo", "subscribe", &"no");
+        let mut out = String::new();
+        guard.render(&mut out);
+        assert!(
+            out.contains("weft_messaging_refused_total{component=\"echo\",action=\"publish\"} 3")
+        );
+        assert!(
+            out.contains("weft_messaging_refused_total{component=\"echo\",action=\"subscribe\"} 1")
+        );
+        assert_eq!(out.matches("# TYPE").count(), 1);
+    }
+}
