@@ -11,7 +11,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::{InstancePre, ResourceTable};
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
@@ -128,6 +128,55 @@ static RUNNING: AtomicUsize = AtomicUsize::new(0);
 /// Counts one invocation as running (in its component and in the process)
 /// while it lives.
 pub(crate) struct Active<'a>(&'a AtomicUsize);
+
+/// Why an invocation did not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// Its deadline came while it waited for its turn or for a slot.
+    Late,
+    /// The component is stopping.
+    Stopping,
+}
+
+/// How an invocation stopped short of its guest's own answer.
+pub(crate) enum Stop {
+    /// No instance ran: why.
+    NotRun(String),
+    /// The guest trapped (or was interrupted at its deadline).
+    Trap(wasmtime::Error),
+}
+
+/// An invocation let in: counted as running, holding a slot if the
+/// component has a concurrency limit.
+pub(crate) struct Admitted<'a> {
+    pub(crate) _active: Active<'a>,
+    pub(crate) permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Runs `work` until `deadline` by the wall clock: `None` if the deadline
+/// came first (then `work` is dropped, with whatever it waited on). With
+/// `wall_clock` off (to measure its cost) it runs `work` to its end.
+pub(crate) async fn until<F: Future>(
+    wall_clock: bool,
+    deadline: Instant,
+    work: F,
+) -> Option<F::Output> {
+    if wall_clock {
+        tokio::time::timeout_at(deadline.into(), work).await.ok()
+    } else {
+        Some(work.await)
+    }
+}
+
+/// The wall-clock deadline of an invocation that arrives now and may run
+/// for `timeout`. A timeout too large to add (from the wire, say) is as
+/// good as none: a day.
+pub(crate) fn deadline_in(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(24 * 60 * 60)))
+        .unwrap_or(now)
+}
 
 impl Drop for Active<'_> {
     fn drop(&mut self) {
@@ -338,6 +387,36 @@ impl Component {
         }
     }
 
+    /// Lets an invocation in: waits for the component's turn (while it owes
+    /// time for failures) and for a slot (while it is at its concurrency
+    /// limit), never past `deadline`, whatever holds the slot: a component
+    /// that calls itself through another with one slot fails at its
+    /// deadline instead of waiting for ever.
+    pub(crate) async fn admit(&self, deadline: Instant) -> Result<Admitted<'_>, Refused> {
+        if !self.fairness.admit(deadline).await {
+            return Err(Refused::Late);
+        }
+        let active = self.active();
+        // Without a limit (the common case) no shared reference count is
+        // touched and no timer is set.
+        let slots = self.slots.load().as_ref().map(Arc::clone);
+        let permit = match slots {
+            None => None,
+            Some(slots) => {
+                let acquire = slots.acquire_owned();
+                match tokio::time::timeout_at(deadline.into(), acquire).await {
+                    Ok(Ok(permit)) => Some(permit),
+                    Ok(Err(_)) => return Err(Refused::Stopping),
+                    Err(_) => return Err(Refused::Late),
+                }
+            }
+        };
+        Ok(Admitted {
+            _active: active,
+            permit,
+        })
+    }
+
     /// Marks an invocation as running until the guard is dropped.
     pub(crate) fn active(&self) -> Active<'_> {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
@@ -368,7 +447,7 @@ impl Component {
             config: config::Ctx::new(self.config.clone()),
             logging: logging::Ctx::new(self.log.clone()),
             limits,
-            deadline: Instant::now() + self.limits.timeout,
+            deadline: deadline_in(self.limits.timeout),
             ticks: 0,
             began: Instant::now(),
             fairness: self.fairness.clone(),

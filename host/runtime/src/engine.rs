@@ -47,6 +47,11 @@ pub struct RuntimeConfig {
     /// Count and time invocations for the host's metrics (on by default;
     /// off only to measure what counting costs).
     pub metrics: bool,
+    /// End every invocation at its deadline by the wall clock, whatever it
+    /// waits on (on by default; off only to measure what that costs: then
+    /// a guest is stopped at its deadline only while it runs wasm, and one
+    /// that waits in a host call keeps its slot until the wait ends).
+    pub wall_clock_deadlines: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -61,6 +66,7 @@ impl Default for RuntimeConfig {
             memory_guard_size: 32 << 20,
             max_wasm_stack: 512 << 10,
             metrics: true,
+            wall_clock_deadlines: true,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! (values as WAVE text).
 
 use crate::calls::decode;
-use crate::component::Component;
+use crate::component::{Component, Refused, Stop, deadline_in, until};
 use crate::links::unversioned;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -211,45 +211,60 @@ impl Component {
         };
         let export = self.exports.find(&self.id, interface, function)?;
         let interface = export.interface.as_str();
-        self.fairness.admit().await;
-        let _active = self.active();
-        let slots = self.slots.load().as_ref().map(std::sync::Arc::clone);
-        let _permit = match slots {
-            Some(slots) => Some(
-                slots
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| failed("the component is stopping".into()))?,
-            ),
+        // The caller's deadline travels with the call: what it has left, or
+        // the component's own limit if that is shorter.
+        let deadline = deadline_in(self.limits.timeout.min(timeout));
+        let _admitted = self
+            .admit(deadline)
+            .await
+            .map_err(|refused| match refused {
+                Refused::Late => failed(
+                    "its deadline passed while it waited for a slot (every slot was busy, \
+                 perhaps with the very call that is waiting)"
+                        .into(),
+                ),
+                Refused::Stopping => failed("the component is stopping".into()),
+            })?;
+        let mut store = self.new_store();
+        store.data_mut().begin(deadline);
+        let mut results = vec![Val::Bool(false); export.ty.results().len()];
+        // Everything from instantiation to the last host call ends at the
+        // deadline, whatever it waits on.
+        let run = async {
+            let instance = self
+                .pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(|e| Stop::NotRun(format!("no instance could be created: {e}")))?;
+            let func = instance
+                .get_func(&mut store, export.index)
+                .ok_or_else(|| Stop::NotRun("the export is not a function".into()))?;
+            func.call_async(&mut store, params, &mut results)
+                .await
+                .map_err(Stop::Trap)
+        };
+        let wall_clock = self.runtime.config().wall_clock_deadlines;
+        let trap = match until(wall_clock, deadline, run).await {
+            Some(Ok(())) => return Ok(results),
+            // Not the guest's fault: nothing ran.
+            Some(Err(Stop::NotRun(reason))) => return Err(failed(reason)),
+            Some(Err(Stop::Trap(trap))) => Some(trap),
             None => None,
         };
-        let mut store = self.new_store();
-        store.data_mut().begin(self.limits.timeout.min(timeout));
-        let instance = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| failed(format!("no instance could be created: {e}")))?;
-        let func = instance
-            .get_func(&mut store, export.index)
-            .ok_or_else(|| failed("the export is not a function".into()))?;
-        let mut results = vec![Val::Bool(false); export.ty.results().len()];
-        func.call_async(&mut store, params, &mut results)
-            .await
-            .map_err(|e| {
-                store.data().failed();
-                if matches!(
+        store.data().failed();
+        Err(match trap {
+            Some(e)
+                if !matches!(
                     e.downcast_ref::<wasmtime::Trap>(),
                     Some(wasmtime::Trap::Interrupt)
-                ) {
-                    failed("it ran past its deadline and was stopped".into())
-                } else {
-                    let reason = format!("{e:?}");
-                    tracing::warn!(component = %self.id, interface, function, "call failed: {reason}");
-                    failed(reason.lines().next().unwrap_or_default().to_owned())
-                }
-            })?;
-        Ok(results)
+                ) =>
+            {
+                let reason = format!("{e:?}");
+                tracing::warn!(component = %self.id, interface, function, "call failed: {reason}");
+                failed(reason.lines().next().unwrap_or_default().to_owned())
+            }
+            _ => failed("it ran past its deadline and was stopped".into()),
+        })
     }
 
     /// [`Self::call_export`] with WAVE-encoded arguments, and results as

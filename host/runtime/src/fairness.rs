@@ -61,18 +61,21 @@ impl Fairness {
             .wrapping_sub(self.starts.load(Ordering::Relaxed))
     }
 
-    /// Waits while the component owes time and others want the cores, then
-    /// counts the invocation as started.
-    pub(crate) async fn admit(&self) {
-        if self.until.load(Ordering::Relaxed) != 0 {
-            self.hold_back().await;
+    /// Waits while the component owes time and others want the cores, but
+    /// not past `deadline`, then counts the invocation as started; `false`
+    /// when the deadline came first (the invocation must not start).
+    pub(crate) async fn admit(&self, deadline: Instant) -> bool {
+        if self.until.load(Ordering::Relaxed) != 0 && !self.hold_back(deadline).await {
+            return false;
         }
         self.others_seen.store(self.others(), Ordering::Relaxed);
         self.starts.fetch_add(1, Ordering::Relaxed);
         STARTS.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
-    async fn hold_back(&self) {
+    /// `false` when `deadline` passed while held back.
+    async fn hold_back(&self, deadline: Instant) -> bool {
         // While nobody else has started anything since this component last
         // did, it is alone, and waiting would help no one.
         let mut seen = self.others_seen.load(Ordering::Relaxed);
@@ -85,14 +88,19 @@ impl Fairness {
                 let _ = self
                     .until
                     .compare_exchange(until, 0, Ordering::Relaxed, Ordering::Relaxed);
-                return;
+                return true;
             }
             let others = self.others();
             if others == seen {
-                return;
+                return true;
             }
             seen = others;
-            tokio::time::sleep(Duration::from_micros(until - now).min(RECHECK)).await;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let wait = Duration::from_micros(until - now).min(RECHECK).min(left);
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -137,6 +145,35 @@ mod tests {
         assert!(f.in_debt());
     }
 
+    /// A deadline the tests never reach.
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(60)
+    }
+
+    #[tokio::test]
+    async fn a_held_back_invocation_gives_up_at_its_deadline() {
+        let _serial = SERIAL.lock().await;
+        let (bad, good) = (Fairness::default(), Fairness::default());
+        bad.admit(far()).await;
+        bad.failed(MAX_DEBT);
+        let busy = tokio::spawn(async move {
+            for _ in 0..1000 {
+                good.admit(far()).await;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let started = Instant::now();
+        let admitted = bad.admit(Instant::now() + Duration::from_millis(30)).await;
+        busy.abort();
+        assert!(!admitted, "admitted past its deadline");
+        assert!(
+            started.elapsed() < MAX_DEBT / 2,
+            "waited {:?}",
+            started.elapsed()
+        );
+    }
+
     /// The tests below count every start in the process: one at a time.
     static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -144,10 +181,10 @@ mod tests {
     async fn a_component_alone_is_not_held_back() {
         let _serial = SERIAL.lock().await;
         let f = Fairness::default();
-        f.admit().await;
+        f.admit(far()).await;
         f.failed(MAX_DEBT);
         let started = Instant::now();
-        f.admit().await;
+        f.admit(far()).await;
         assert!(started.elapsed() < MAX_DEBT / 2, "held back while alone");
     }
 
@@ -155,17 +192,17 @@ mod tests {
     async fn a_component_in_debt_waits_while_another_runs() {
         let _serial = SERIAL.lock().await;
         let (bad, good) = (Fairness::default(), Fairness::default());
-        bad.admit().await;
+        bad.admit(far()).await;
         bad.failed(Duration::from_millis(20)); // owes 200 ms
         let busy = tokio::spawn(async move {
             for _ in 0..100 {
-                good.admit().await;
+                good.admit(far()).await;
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
         });
         tokio::time::sleep(Duration::from_millis(5)).await;
         let started = Instant::now();
-        bad.admit().await;
+        bad.admit(far()).await;
         let waited = started.elapsed();
         busy.abort();
         assert!(

@@ -1,11 +1,11 @@
 //! Serving `wasi:http/incoming-handler`: one invocation per request, on a
 //! fresh instance or a reused one.
 
-use crate::component::{Component, Pooled};
+use crate::component::{Component, Pooled, Refused, deadline_in, until};
 use crate::metrics::Kind;
 use async_trait::async_trait;
 use http_body_util::BodyExt;
-use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use tracing::Instrument;
 use wasmtime::Trap;
@@ -29,25 +29,26 @@ impl Component {
         &self,
         request: http::Request<Body>,
     ) -> Result<http::Response<Body>, Error> {
-        self.fairness.admit().await;
-        let _active = self.active();
-        // Without a limit (the common case) no shared reference count is
-        // touched; the guard is dropped before any await.
-        let slots = self.slots.load().as_ref().map(Arc::clone);
-        let permit = match slots {
-            Some(slots) => Some(slots.acquire_owned().await.map_err(|_| Error::Overloaded {
+        // The deadline runs from the request's arrival: waiting for a slot
+        // counts.
+        let deadline = deadline_in(self.limits.timeout);
+        match self.admit(deadline).await {
+            Ok(admitted) => self.invoke(request, admitted.permit, deadline).await,
+            Err(Refused::Late) => Err(Error::DeadlineExceeded {
+                component: self.id.to_string(),
+            }),
+            Err(Refused::Stopping) => Err(Error::Overloaded {
                 component: self.id.to_string(),
                 reason: "the component is stopping".into(),
-            })?),
-            None => None,
-        };
-        self.invoke(request, permit).await
+            }),
+        }
     }
 
     async fn invoke(
         &self,
         request: http::Request<Body>,
         permit: Option<OwnedSemaphorePermit>,
+        deadline: Instant,
     ) -> Result<http::Response<Body>, Error> {
         let reused = match self.limits.reuse {
             Some(_) => self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop(),
@@ -57,7 +58,7 @@ impl Component {
             Some(p) => (p.store, Some(p.proxy), p.uses),
             None => (self.new_store(), None, 0),
         };
-        store.data_mut().begin(self.limits.timeout);
+        store.data_mut().begin(deadline);
         store.set_epoch_deadline(1);
         self.refresh_links(store.data_mut());
 
@@ -94,25 +95,42 @@ impl Component {
         };
         let instance = proxy.ok_or_else(|| pre.clone());
         let idle = keep.map(|_| self.idle.clone());
+        let wall_clock = self.runtime.config().wall_clock_deadlines;
         // The guest runs in its own task so it can keep streaming the body
-        // after the response head has been returned.
+        // after the response head has been returned. It ends at the deadline
+        // whatever it waits on (a clock, a body a client trickles, a
+        // capability): the call is dropped with its store, instance, slot
+        // and everything its host calls wait for.
         let task = tokio::spawn(async move {
             let _permit = permit;
-            let proxy = match instance {
-                Ok(p) => p,
-                Err(pre) => pre
-                    .instantiate_async(&mut store)
+            let run = async {
+                let proxy = match instance {
+                    Ok(p) => p,
+                    Err(pre) => pre
+                        .instantiate_async(&mut store)
+                        .await
+                        .map_err(TaskError::Instantiate)?,
+                };
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, request, out)
                     .await
-                    .map_err(TaskError::Instantiate)?,
+                    .map_err(TaskError::Call)?;
+                Ok(proxy)
             };
-            let called = proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, request, out)
-                .await;
-            if let Err(e) = called {
-                store.data().failed();
-                return Err(TaskError::Call(e));
-            }
+            let proxy = match until(wall_clock, deadline, run).await {
+                Some(Ok(proxy)) => proxy,
+                Some(Err(e)) => {
+                    if matches!(e, TaskError::Call(_)) {
+                        store.data().failed();
+                    }
+                    return Err(e);
+                }
+                None => {
+                    store.data().failed();
+                    return Err(TaskError::Late);
+                }
+            };
             if let Some(idle) = idle {
                 let pooled = Pooled {
                     store,
@@ -137,6 +155,9 @@ impl Component {
                     reason: format!("no instance could be created: {e}"),
                 },
                 Ok(Err(TaskError::Call(e))) => self.classify(e),
+                Ok(Err(TaskError::Late)) => Error::DeadlineExceeded {
+                    component: self.id.to_string(),
+                },
                 Err(join) => Error::Trapped {
                     component: self.id.to_string(),
                     reason: join.to_string(),
@@ -166,6 +187,8 @@ enum TaskError {
     Instantiate(wasmtime::Error),
     /// The guest trapped or was interrupted.
     Call(wasmtime::Error),
+    /// Its deadline came while it waited in a host call.
+    Late,
 }
 
 /// wasi:http needs an authority; HTTP/1.0 clients may send none (and

@@ -3,7 +3,7 @@
 //! and delivery of messages to a component's `handler` export.
 
 use crate::bindings::wasmcloud::messaging::{consumer, types};
-use crate::component::Component;
+use crate::component::{Component, Refused, Stop, deadline_in, until};
 use crate::links::Routing;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -110,42 +110,57 @@ impl MessageHandler for Component {
 }
 
 impl Component {
-    /// Runs `handle-message` on a fresh instance.
+    /// Runs `handle-message` on a fresh instance, ending at the
+    /// component's deadline whatever the guest waits on.
     async fn deliver(&self, message: Message) -> Result<(), String> {
-        self.fairness.admit().await;
-        let _active = self.active();
         let Some(indices) = &self.handler else {
             return Err(format!(
                 "component `{}` does not export wasmcloud:messaging/handler",
                 self.id
             ));
         };
-        let slots = self.slots.load().as_ref().map(Arc::clone);
-        let _permit = match slots {
-            Some(slots) => Some(
-                slots
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| format!("component `{}` is stopping", self.id))?,
-            ),
-            None => None,
-        };
-        let mut store = self.new_store();
-        let instance =
-            self.pre.instantiate_async(&mut store).await.map_err(|e| {
-                format!("component `{}`: no instance could be created: {e}", self.id)
+        let deadline = deadline_in(self.limits.timeout);
+        let _admitted = self
+            .admit(deadline)
+            .await
+            .map_err(|refused| match refused {
+                Refused::Late => format!(
+                    "component `{}`: the message waited for a slot past its deadline",
+                    self.id
+                ),
+                Refused::Stopping => format!("component `{}` is stopping", self.id),
             })?;
-        let guest = indices
-            .load(&mut store, &instance)
-            .map_err(|e| format!("component `{}`: {e}", self.id))?;
-        let result = guest
-            .call_handle_message(&mut store, &to_guest(message))
-            .await;
-        match result {
-            Ok(r) => r,
-            Err(e) => {
+        let mut store = self.new_store();
+        store.data_mut().begin(deadline);
+        let run = async {
+            let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| {
+                Stop::NotRun(format!(
+                    "component `{}`: no instance could be created: {e}",
+                    self.id
+                ))
+            })?;
+            let guest = indices
+                .load(&mut store, &instance)
+                .map_err(|e| Stop::NotRun(format!("component `{}`: {e}", self.id)))?;
+            guest
+                .call_handle_message(&mut store, &to_guest(message))
+                .await
+                .map_err(Stop::Trap)
+        };
+        let wall_clock = self.runtime.config().wall_clock_deadlines;
+        match until(wall_clock, deadline, run).await {
+            Some(Ok(handled)) => handled,
+            Some(Err(Stop::NotRun(reason))) => Err(reason),
+            Some(Err(Stop::Trap(trap))) => {
                 store.data().failed();
-                Err(self.classify_trap(e))
+                Err(self.classify_trap(trap))
+            }
+            None => {
+                store.data().failed();
+                Err(format!(
+                    "component `{}` ran past its deadline and was stopped",
+                    self.id
+                ))
             }
         }
     }

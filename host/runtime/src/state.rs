@@ -33,10 +33,10 @@ pub struct State {
 }
 
 impl State {
-    /// Starts an invocation that must end within `timeout`.
-    pub(crate) fn begin(&mut self, timeout: std::time::Duration) {
+    /// Starts an invocation that must end by `deadline`.
+    pub(crate) fn begin(&mut self, deadline: std::time::Instant) {
         self.began = std::time::Instant::now();
-        self.deadline = self.began + timeout;
+        self.deadline = deadline;
         self.ticks = 0;
     }
 }

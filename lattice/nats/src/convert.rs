@@ -72,6 +72,9 @@ pub fn inventory(inventory: Inventory) -> wire::HostInventory {
     }
 }
 
+/// The longest `max_execution_time` a scale request may ask for: a day.
+pub const MAX_EXECUTION_SECONDS: u64 = 24 * 60 * 60;
+
 /// A `component.scale` body as the host's request. `component_limits`
 /// carries numbers in strings: `max_memory_limit` in bytes,
 /// `max_execution_time` in seconds; other keys are refused by name.
@@ -90,7 +93,21 @@ pub fn scale_request(cmd: &wire::ScaleComponent) -> Result<ScaleRequest, Invalid
         };
         match key.as_str() {
             "max_memory_limit" => max_memory = Some(number("bytes")?),
-            "max_execution_time" => timeout = Some(Duration::from_secs(number("seconds")?)),
+            "max_execution_time" => {
+                let seconds = number("seconds")?;
+                // From the wire: a deadline past any sane invocation is a
+                // mistake (or an attempt to hold slots for ever).
+                if seconds > MAX_EXECUTION_SECONDS {
+                    return Err(Invalid::new(
+                        format!("component_limits.{key}"),
+                        format!(
+                            "{seconds} s is more than the most an invocation may run, \
+                             {MAX_EXECUTION_SECONDS} s (a day)"
+                        ),
+                    ));
+                }
+                timeout = Some(Duration::from_secs(seconds));
+            }
             other => {
                 return Err(Invalid::new(
                     format!("component_limits.{other}"),
