@@ -36,6 +36,15 @@ pub struct UpArgs {
     /// but loopback prints a token it requires).
     #[arg(long, value_name = "ADDR")]
     dashboard: Option<std::net::SocketAddr>,
+    /// The token the dashboard's API wants, also on loopback (at least 32
+    /// characters off loopback; see `weft ui --help`).
+    #[arg(
+        long,
+        env = "WEFT_UI_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    dashboard_token: Option<String>,
     #[command(flatten)]
     host: HostArgs,
 }
@@ -172,6 +181,10 @@ async fn start_nats(port: u16, dir: &Path) -> anyhow::Result<tokio::process::Chi
 
 /// Runs `weft up`.
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
+    if let Some(addr) = args.dashboard {
+        let token = args.dashboard_token.as_deref().filter(|t| !t.is_empty());
+        crate::ui::guard::check_token_strength(addr, token).map_err(crate::Usage)?;
+    }
     if let Some(running) = read_running()? {
         report_running(&running);
         return Ok(());
@@ -210,7 +223,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
                 nats,
                 args.host.lattice.subjects()?,
                 addr,
-                None,
+                args.dashboard_token.clone(),
                 args.host.lattice.placement(),
             )
             .await?;
@@ -283,7 +296,10 @@ async fn detach(args: &UpArgs) -> anyhow::Result<()> {
     };
     drop(client);
     if let Some(addr) = args.dashboard {
-        if addr.ip().is_loopback() {
+        let token = args.dashboard_token.as_ref().filter(|t| !t.is_empty());
+        if token.is_some() {
+            println!("Dashboard: http://{addr}/?token=… (the token is WEFT_UI_TOKEN's)");
+        } else if addr.ip().is_loopback() {
             println!("Dashboard: http://{addr}/");
         } else {
             println!("Dashboard: on {addr}; its URL with the token is in the log.");

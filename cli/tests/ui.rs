@@ -143,11 +143,18 @@ async fn every_endpoint_answers_and_bad_input_gets_a_clear_error() -> anyhow::Re
 
     // Manifests: the documented errors, by path.
     let (status, v) = api
-        .raw("POST", "/api/apps", "text/plain", "apiVersion: [unclosed")
+        .raw(
+            "POST",
+            "/api/apps",
+            "application/yaml",
+            "apiVersion: [unclosed",
+        )
         .await?;
     assert_eq!(status, 400, "{v}");
     let bad = kv_counter(1)?.replace("version: v0.1.0", "version: latest");
-    let (status, v) = api.raw("POST", "/api/apps", "text/plain", &bad).await?;
+    let (status, v) = api
+        .raw("POST", "/api/apps", "application/yaml", &bad)
+        .await?;
     assert_eq!(status, 400, "{v}");
     assert!(
         v["errors"][0]
@@ -159,7 +166,7 @@ async fn every_endpoint_answers_and_bad_input_gets_a_clear_error() -> anyhow::Re
     let relative =
         std::fs::read_to_string(guests::repo_root().join("examples/kv-counter/app.yaml"))?;
     let (status, v) = api
-        .raw("POST", "/api/apps/validate", "text/plain", &relative)
+        .raw("POST", "/api/apps/validate", "application/yaml", &relative)
         .await?;
     assert_eq!(status, 400, "{v}");
     assert!(
@@ -174,16 +181,16 @@ async fn every_endpoint_answers_and_bad_input_gets_a_clear_error() -> anyhow::Re
     let port = free_port()?;
     let manifest = kv_counter(port)?;
     let (status, v) = api
-        .raw("POST", "/api/apps/validate", "text/plain", &manifest)
+        .raw("POST", "/api/apps/validate", "application/yaml", &manifest)
         .await?;
     assert_eq!((status, &v["name"]), (200, &json!("kv-counter")), "{v}");
     let (status, v) = api
-        .raw("POST", "/api/apps", "text/plain", &manifest)
+        .raw("POST", "/api/apps", "application/yaml", &manifest)
         .await?;
     assert_eq!(status, 200, "{v}");
     // The same manifest again is fine (nothing changes).
     assert_eq!(
-        api.raw("POST", "/api/apps", "text/plain", &manifest)
+        api.raw("POST", "/api/apps", "application/yaml", &manifest)
             .await?
             .0,
         200
@@ -369,7 +376,7 @@ async fn every_endpoint_answers_and_bad_input_gets_a_clear_error() -> anyhow::Re
     // The live stream greets, then carries the lattice's events.
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     stream
-        .write_all(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        .write_all(format!("GET /api/events HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
         .await?;
     let mut seen = String::new();
     let mut buf = [0u8; 4096];

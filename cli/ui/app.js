@@ -3,7 +3,13 @@
 "use strict";
 
 const params = new URLSearchParams(location.search);
-if (params.get("token")) sessionStorage.setItem("weft-token", params.get("token"));
+if (params.get("token")) {
+  sessionStorage.setItem("weft-token", params.get("token"));
+  // Out of the address bar (and so of history, bookmarks and screenshots).
+  params.delete("token");
+  const rest = params.toString();
+  history.replaceState(null, "", location.pathname + (rest ? "?" + rest : "") + location.hash);
+}
 const token = sessionStorage.getItem("weft-token");
 
 const $ = (sel) => document.querySelector(sel);
@@ -12,6 +18,8 @@ const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "
 async function api(path, options = {}) {
   const headers = Object.assign({}, options.headers || {});
   if (token) headers.Authorization = "Bearer " + token;
+  // Changes carry the dashboard's own header: no other page can send it.
+  if (options.method && options.method !== "GET") headers["X-Weft-Request"] = "1";
   if (options.json !== undefined) {
     headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(options.json);
@@ -228,14 +236,14 @@ $("#manifest-file").addEventListener("change", async (ev) => {
 $("#validate").addEventListener("click", async () => {
   $("#deploy-errors").innerHTML = "";
   try {
-    const r = await api("/apps/validate", { method: "POST", body: $("#manifest").value, headers: { "Content-Type": "text/plain" } });
+    const r = await api("/apps/validate", { method: "POST", body: $("#manifest").value, headers: { "Content-Type": "application/yaml" } });
     notice(`The manifest of app ${r.name} is valid.`);
   } catch (e) { showErrors(e); }
 });
 $("#deploy").addEventListener("click", async () => {
   $("#deploy-errors").innerHTML = "";
   try {
-    await act("deploy", () => api("/apps", { method: "POST", body: $("#manifest").value, headers: { "Content-Type": "text/plain" } }));
+    await act("deploy", () => api("/apps", { method: "POST", body: $("#manifest").value, headers: { "Content-Type": "application/yaml" } }));
     $("#deploy-box").open = false;
   } catch (e) { showErrors(e); }
 });

@@ -33,9 +33,13 @@ try {
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("dialog", (d) => d.accept());
 
-  await page.goto(env("WEFT_UI_URL"));
+  // A token given in the URL leaves the address bar (and history) at once.
+  await page.goto(env("WEFT_UI_URL") + "?token=e2e-token");
   await page.locator("#live.on").waitFor({ timeout: 15000 });
   step("the page follows the lattice");
+  const left = await page.evaluate(() => [location.search, sessionStorage.getItem("weft-token")]);
+  if (left[0] !== "" || left[1] !== "e2e-token") throw new Error(`the token stayed in the address bar: ${JSON.stringify(left)}`);
+  step("the token moved out of the address bar");
   await page.locator(`#hosts tr[data-host="${env("HOST_ID")}"]`).waitFor({ timeout: 15000 });
   await page.locator("#tile-hosts b", { hasText: "1" }).waitFor();
   step("the host is there");

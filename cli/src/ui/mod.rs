@@ -2,13 +2,16 @@
 //! lattice client and the app API, a live stream of lattice events
 //! (server-sent events), and the page, embedded in the binary.
 //!
-//! Bound to loopback by default. Bound anywhere else it wants a token
-//! (`--token`, `WEFT_UI_TOKEN`, or one made up and printed at start) on
-//! every API call: `Authorization: Bearer TOKEN`, or `?token=TOKEN` (the
-//! page's event stream cannot set headers).
+//! Bound to loopback by default, where it answers only to its own names
+//! and takes changes only from its own page (see [`guard`]). Bound
+//! anywhere else it wants a token of at least 128 bits (`--token`,
+//! `WEFT_UI_TOKEN`, or one made up and printed at start) on every API
+//! call: `Authorization: Bearer TOKEN`, or `?token=TOKEN` (the page's event
+//! stream cannot set headers); on loopback it wants one when given.
 
 mod api;
 mod assets;
+pub mod guard;
 mod live;
 mod views;
 
@@ -50,7 +53,8 @@ pub struct UiArgs {
     #[arg(long, default_value = "127.0.0.1:3030", value_name = "ADDR")]
     addr: SocketAddr,
     /// The token API calls must carry (default on loopback: none; elsewhere:
-    /// a random one, printed).
+    /// a random one of 256 bits, printed; one given for a dashboard off
+    /// loopback must have at least 32 characters, e.g. `openssl rand -hex 16`).
     #[arg(
         long,
         env = "WEFT_UI_TOKEN",
@@ -105,6 +109,8 @@ pub async fn start(
     token: Option<String>,
     placement: Placement,
 ) -> anyhow::Result<Dashboard> {
+    guard::check_token_strength(addr, token.as_deref().filter(|t| !t.is_empty()))
+        .map_err(crate::Usage)?;
     let token = effective_token(addr, token);
     let name = subjects.lattice().to_owned();
     let state = LatticeState::open_in(nats.clone(), &name, &placement)
@@ -133,7 +139,7 @@ pub async fn start(
         format!("cannot listen on {addr} (is another dashboard running? try --addr)")
     })?;
     let addr = listener.local_addr()?;
-    let app = router(ui);
+    let app = router(ui, guard::Access::new(addr));
     let task = tokio::spawn(async move {
         crate::serve::run(listener, app).await;
         follower.abort();
@@ -142,24 +148,35 @@ pub async fn start(
 }
 
 /// The token a dashboard on `addr` requires: the one `given`; else none on
-/// loopback and a random one anywhere else.
+/// loopback and a random one anywhere else (two v4 UUIDs: 244 random bits).
 fn effective_token(addr: SocketAddr, given: Option<String>) -> Option<String> {
-    given
-        .filter(|t| !t.is_empty())
-        .or_else(|| (!addr.ip().is_loopback()).then(|| uuid::Uuid::new_v4().simple().to_string()))
+    given.filter(|t| !t.is_empty()).or_else(|| {
+        (!addr.ip().is_loopback()).then(|| {
+            format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            )
+        })
+    })
 }
 
-fn router(ui: Arc<Ui>) -> Router {
+fn router(ui: Arc<Ui>, access: guard::Access) -> Router {
     let api = api::routes()
         .merge(live::routes())
         .layer(axum::middleware::from_fn_with_state(
             ui.clone(),
             check_token,
         ));
+    // The Host and Origin checks come first, for the page as for the API.
     Router::new()
         .nest("/api", api)
         .merge(assets::routes())
         .with_state(ui)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(access),
+            guard::check_origin,
+        ))
 }
 
 /// Refuses API calls without the token (when there is one).
@@ -236,7 +253,7 @@ mod tests {
         assert_eq!(effective_token(lo, None), None);
         assert_eq!(effective_token(lo6, None), None);
         let made = effective_token(any, None).unwrap();
-        assert_eq!(made.len(), 32);
+        assert_eq!(made.len(), 64);
         assert_ne!(effective_token(any, None), Some(made));
         assert_eq!(
             effective_token(any, Some("s3cret".into())).as_deref(),
