@@ -120,7 +120,7 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
         .with_file_refs(args.allow_file_load)
         .with_allowed_registries(args.allow_registries.clone())
         .with_digests_required(args.require_digest)
-        .with_oci(Arc::new(args.registry.puller()?))
+        .with_oci(Arc::new(args.registry.puller(None)?))
         .with_provider_kind("builtin:keyvalue-memory", Arc::new(InMemoryKeyValueKind))
         .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind))
         .with_provider_kind("builtin:keyvalue-nats", Arc::new(NatsKeyValueKind))

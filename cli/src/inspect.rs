@@ -180,7 +180,7 @@ fn status(import: &str, id: Option<&str>, links: &[Link]) -> String {
 /// Runs `weft inspect`.
 pub async fn inspect(args: InspectArgs) -> anyhow::Result<()> {
     let wasm = if args.component.starts_with("oci://") {
-        let puller = args.registry.puller()?;
+        let puller = args.registry.puller(Some(&args.component))?;
         puller
             .pull(&args.component, &weft_oci::NoProgress)
             .await

@@ -23,16 +23,35 @@ Examples:
   weft pull oci://localhost:5000/app:1.0          # into the local store; prints the digest
   weft start component oci://localhost:5000/app:1.0 app
 
-Credentials come from --registry-user/--registry-password or --registry-token
-(or WEFT_REGISTRY_USER, WEFT_REGISTRY_PASSWORD, WEFT_REGISTRY_TOKEN), else from
-`docker login` (~/.docker/config.json). Registries on localhost/127.0.0.1 are
-spoken to over plain HTTP; others need --allow-insecure to do so.";
+Credentials are bound to one registry each and sent to no other: --registry-auth
+HOST=USER:PASSWORD or HOST=TOKEN (repeatable; WEFT_REGISTRY_AUTH, space-separated),
+`docker login HOST` (~/.docker/config.json), or, for push, pull and inspect, which
+name one registry, --registry-user/--registry-password or --registry-token (or
+WEFT_REGISTRY_USER, WEFT_REGISTRY_PASSWORD, WEFT_REGISTRY_TOKEN). They go only over
+HTTPS (or to a registry on loopback), and a token service on another host gets
+nothing. Registries on localhost/127.0.0.1 are spoken to over plain HTTP; others
+need --allow-insecure to do so.";
 
 /// Registry flags.
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Registry")]
 pub struct RegistryArgs {
-    /// User for registries without credentials of their own (with --registry-password).
+    /// Credentials for one registry, sent to it alone: `HOST=USER:PASSWORD`
+    /// or `HOST=TOKEN` (HOST as references name it, e.g. ghcr.io or
+    /// localhost:5000; repeatable; the environment variable takes several,
+    /// separated by spaces).
+    #[arg(
+        long = "registry-auth",
+        env = "WEFT_REGISTRY_AUTH",
+        value_name = "HOST=CREDENTIALS",
+        value_delimiter = ' ',
+        hide_env_values = true,
+        value_parser = parse_registry_auth
+    )]
+    pub registry_auth: Vec<(String, Auth)>,
+
+    /// User for the one registry the reference names (push, pull, inspect;
+    /// with --registry-password). A host refuses it: use --registry-auth.
     #[arg(
         long,
         env = "WEFT_REGISTRY_USER",
@@ -51,7 +70,8 @@ pub struct RegistryArgs {
     )]
     pub registry_password: Option<String>,
 
-    /// A bearer token instead of user and password.
+    /// A bearer token instead of user and password (the reference's
+    /// registry only, like --registry-user).
     #[arg(
         long,
         env = "WEFT_REGISTRY_TOKEN",
@@ -74,19 +94,62 @@ pub struct RegistryArgs {
     pub max_component_size: u64,
 }
 
+/// Parses `HOST=USER:PASSWORD` or `HOST=TOKEN`.
+fn parse_registry_auth(text: &str) -> Result<(String, Auth), String> {
+    let (host, secret) = text
+        .split_once('=')
+        .filter(|(h, s)| !h.is_empty() && !s.is_empty())
+        .ok_or("expected HOST=USER:PASSWORD or HOST=TOKEN, e.g. ghcr.io=me:TOKEN")?;
+    let host = host.trim_start_matches("https://").trim_end_matches('/');
+    if host.contains('/') {
+        return Err(format!(
+            "`{host}` is not a registry host; name it as references do (ghcr.io, localhost:5000)"
+        ));
+    }
+    let auth = match secret.split_once(':') {
+        Some((user, password)) => Auth::Basic {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        },
+        None => Auth::Bearer(secret.to_owned()),
+    };
+    Ok((host.to_owned(), auth))
+}
+
 impl RegistryArgs {
-    /// The credentials these flags, the env and the Docker config give.
-    pub fn credentials(&self) -> Arc<Credentials> {
-        let default = Auth::from_parts(
+    /// The credentials these flags, the env and the Docker config give,
+    /// each bound to its registry. `--registry-user/-password/-token` bind
+    /// to the registry `reference` names; without one (a host, which pulls
+    /// whatever images it is told to) they are refused.
+    pub fn credentials(&self, reference: Option<&str>) -> anyhow::Result<Arc<Credentials>> {
+        let mut credentials = Credentials::new();
+        if let Some(path) = docker_config_path() {
+            credentials = credentials.with_docker_config(&path);
+        }
+        let unbound = Auth::from_parts(
             self.registry_user.clone(),
             self.registry_password.clone(),
             self.registry_token.clone(),
         );
-        let mut credentials = Credentials::new().with_default(default);
-        if let Some(path) = docker_config_path() {
-            credentials = credentials.with_docker_config(&path);
+        if unbound != Auth::Anonymous {
+            let Some(reference) = reference else {
+                return Err(crate::Usage(
+                    "--registry-user/--registry-password/--registry-token (or WEFT_REGISTRY_USER, \
+                     WEFT_REGISTRY_PASSWORD, WEFT_REGISTRY_TOKEN) name no registry, and a host \
+                     would send them to whichever registry an image names; bind them to one: \
+                     --registry-auth ghcr.io=USER:PASSWORD (or WEFT_REGISTRY_AUTH), \
+                     `docker login ghcr.io`, or registry.put for that host"
+                        .into(),
+                )
+                .into());
+            };
+            let image = weft_oci::reference::parse(reference)?;
+            credentials = credentials.with_registry(image.resolve_registry(), unbound);
         }
-        Arc::new(credentials)
+        for (registry, auth) in &self.registry_auth {
+            credentials = credentials.with_registry(registry.clone(), auth.clone());
+        }
+        Ok(Arc::new(credentials))
     }
 
     /// The blob store directory.
@@ -97,14 +160,15 @@ impl RegistryArgs {
             .context("no cache directory: set --oci-dir (or WEFT_OCI_DIR, or HOME)")
     }
 
-    /// A puller with these settings.
-    pub fn puller(&self) -> anyhow::Result<Puller> {
+    /// A puller with these settings (for `reference`, or for whatever a
+    /// host is told to run when `None`).
+    pub fn puller(&self, reference: Option<&str>) -> anyhow::Result<Puller> {
         let config = PullerConfig {
             store_dir: self.store_dir()?,
             max_size: self.max_component_size,
             insecure: self.allow_insecure.clone(),
         };
-        Ok(Puller::new(config, self.credentials()))
+        Ok(Puller::new(config, self.credentials(reference)?))
     }
 }
 
@@ -144,7 +208,7 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
         .with_context(|| format!("could not read {}", args.file.display()))?;
     let pusher = Pusher::new(
         args.registry.allow_insecure.clone(),
-        args.registry.credentials(),
+        args.registry.credentials(Some(&args.reference))?,
     );
     let annotations: BTreeMap<String, String> = args.annotations.into_iter().collect();
     let pushed = pusher
@@ -178,7 +242,7 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
 
 /// Runs `weft pull`.
 pub async fn pull(args: PullArgs) -> anyhow::Result<()> {
-    let puller = args.registry.puller()?;
+    let puller = args.registry.puller(Some(&args.reference))?;
     let progress = Bar::new(&args.reference);
     let (resolved, wasm) = puller
         .pull(&args.reference, &progress)

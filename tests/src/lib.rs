@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod fake;
 pub mod guests;
 pub mod http;
 pub mod log;

@@ -33,7 +33,8 @@ async fn push_as(
     guest: &str,
     auth: Auth,
 ) -> anyhow::Result<Pushed> {
-    let pusher = Pusher::new(vec![], Arc::new(Credentials::new().with_default(auth)));
+    let credentials = Credentials::new().with_registry(registry.host(), auth);
+    let pusher = Pusher::new(vec![], Arc::new(credentials));
     Ok(pusher
         .push(PushRequest {
             reference: registry.reference(repo_tag),
@@ -43,10 +44,12 @@ async fn push_as(
         .await?)
 }
 
-fn puller(dir: &tempfile::TempDir, auth: Auth) -> Puller {
+/// A puller keeping blobs in `dir`, with `auth` for `registry` (a
+/// `host:port`; credentials are bound to one registry).
+fn puller(dir: &tempfile::TempDir, registry: &str, auth: Auth) -> Puller {
     Puller::new(
         PullerConfig::new(dir.path()),
-        Arc::new(Credentials::new().with_default(auth)),
+        Arc::new(Credentials::new().with_registry(registry, auth)),
     )
 }
 
@@ -162,7 +165,7 @@ async fn concurrent_pulls_share_one_download_and_corrupt_entries_are_pulled_agai
     let registry = Registry::start().await?;
     push(&registry, "shared:1", "test_guest").await?;
     let dir = tempfile::tempdir()?;
-    let puller = Arc::new(puller(&dir, Auth::Anonymous));
+    let puller = Arc::new(puller(&dir, "", Auth::Anonymous));
     let reference = registry.reference("shared:1");
     let (a, b) = tokio::join!(
         puller.pull(&reference, &NoProgress),
@@ -195,7 +198,7 @@ fn nothing_cached(puller: &Puller, digest: &str) -> anyhow::Result<()> {
 async fn bad_input_gets_a_clear_error_and_nothing_is_cached() -> anyhow::Result<()> {
     let mut registry = Registry::start().await?;
     let dir = tempfile::tempdir()?;
-    let puller = puller(&dir, Auth::Anonymous);
+    let puller = puller(&dir, "", Auth::Anonymous);
 
     // Tag not found, repository not found.
     let missing = puller
@@ -336,14 +339,14 @@ async fn a_registry_behind_htpasswd_needs_credentials() -> anyhow::Result<()> {
     let pushed = push_as(&registry, "private:1", "http_hello", good.clone()).await?;
 
     let dir = tempfile::tempdir()?;
-    let anonymous = puller(&dir, Auth::Anonymous);
+    let anonymous = puller(&dir, "", Auth::Anonymous);
     let err = anonymous
         .pull(&registry.reference("private:1"), &NoProgress)
         .await;
     match &err {
         Err(e @ Error::Unauthorized { .. }) => {
             assert!(
-                e.to_string().contains("--registry-user"),
+                e.to_string().contains("--registry-auth"),
                 "says what to do: {e}"
             )
         }
@@ -352,6 +355,7 @@ async fn a_registry_behind_htpasswd_needs_credentials() -> anyhow::Result<()> {
     nothing_cached(&anonymous, &pushed.component_digest)?;
     let wrong = puller(
         &dir,
+        &registry.host(),
         Auth::Basic {
             user: "weft".into(),
             password: "nope".into(),

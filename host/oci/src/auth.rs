@@ -1,10 +1,11 @@
 //! Registry credentials, by registry host, from (first match wins):
-//! credentials put at run time (`registry.put` on the lattice), the Docker
-//! `config.json` (`docker login`), and the defaults a host or command was
-//! given (flags, `WEFT_REGISTRY_*` env). Anonymous otherwise.
+//! credentials put at run time (`registry.put` on the lattice), those a
+//! host or command was given for a registry (`--registry-auth HOST=…`),
+//! and the Docker `config.json` (`docker login`). Anonymous otherwise:
+//! there are no credentials "for every registry", since whoever can name
+//! an image would collect them.
 
 use base64::Engine as _;
-use oci_client::secrets::RegistryAuth;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
@@ -51,14 +52,6 @@ impl Auth {
             _ => Self::Anonymous,
         }
     }
-
-    pub(crate) fn to_registry_auth(&self) -> RegistryAuth {
-        match self {
-            Self::Anonymous => RegistryAuth::Anonymous,
-            Self::Basic { user, password } => RegistryAuth::Basic(user.clone(), password.clone()),
-            Self::Bearer(token) => RegistryAuth::Bearer(token.clone()),
-        }
-    }
 }
 
 /// Where `docker login` keeps credentials: `$DOCKER_CONFIG/config.json`, or
@@ -75,10 +68,10 @@ pub fn docker_config_path() -> Option<PathBuf> {
 pub struct Credentials {
     /// Put at run time (`registry.put`): they win.
     put: RwLock<HashMap<String, Auth>>,
+    /// Given for a registry (flags, environment).
+    given: HashMap<String, Auth>,
     /// From the Docker config, read once.
     docker: HashMap<String, Auth>,
-    /// For every other registry.
-    default: Auth,
 }
 
 impl Credentials {
@@ -87,9 +80,10 @@ impl Credentials {
         Self::default()
     }
 
-    /// Uses `auth` for registries with no credentials of their own.
-    pub fn with_default(mut self, auth: Auth) -> Self {
-        self.default = auth;
+    /// Uses `auth` for `registry` (`host[:port]`, as references name it),
+    /// and for no other.
+    pub fn with_registry(mut self, registry: impl Into<String>, auth: Auth) -> Self {
+        self.given.insert(registry.into(), auth);
         self
     }
 
@@ -125,10 +119,11 @@ impl Credentials {
         {
             return auth.clone();
         }
-        self.docker
+        self.given
             .get(registry)
+            .or_else(|| self.docker.get(registry))
             .cloned()
-            .unwrap_or_else(|| self.default.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -197,9 +192,11 @@ mod tests {
     }
 
     #[test]
-    fn put_wins_over_docker_and_default() {
-        let creds = Credentials::new().with_default(Auth::Bearer("default".into()));
-        assert_eq!(creds.for_registry("r:1"), Auth::Bearer("default".into()));
+    fn credentials_go_to_their_registry_only_and_put_wins() {
+        let creds = Credentials::new().with_registry("r:1", Auth::Bearer("given".into()));
+        assert_eq!(creds.for_registry("r:1"), Auth::Bearer("given".into()));
+        assert_eq!(creds.for_registry("r:2"), Auth::Anonymous);
+        assert_eq!(creds.for_registry("r"), Auth::Anonymous);
         creds.put(
             "r:1",
             Auth::Basic {

@@ -8,6 +8,11 @@
 //! with the runtime's compile cache keyed by the same digest, no compile).
 //! A [`Pusher`] uploads a component in the CNCF layout.
 //!
+//! Credentials ([`Credentials`]) are bound to registry hosts: a registry
+//! gets its own and no other's, only over HTTPS (or on loopback), and a
+//! token realm on another host gets nothing. Every body a registry sends is
+//! read with a limit.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), weft_oci::Error> {
 //! use weft_oci::{Credentials, NoProgress, Puller, PullerConfig};
@@ -18,6 +23,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod access;
 mod auth;
 mod client;
 pub mod media;
@@ -65,13 +71,24 @@ pub enum Error {
     },
     /// The registry wants credentials it did not get (or refused them).
     #[error(
-        "registry `{registry}` refused access ({reason}); give credentials: --registry-user/--registry-password \
-         (or WEFT_REGISTRY_USER/WEFT_REGISTRY_PASSWORD), `docker login {registry}`, or a registry.put"
+        "registry `{registry}` refused access ({reason}); give credentials for it: \
+         --registry-auth {registry}=USER:PASSWORD (or WEFT_REGISTRY_AUTH), `docker login {registry}`, \
+         or a registry.put naming it"
     )]
     Unauthorized {
         /// The registry host.
         registry: String,
         /// What it said.
+        reason: String,
+    },
+    /// The registry's credentials would have gone where they do not belong
+    /// (a token realm on another host, plain HTTP off loopback): nothing
+    /// was sent.
+    #[error("the credentials for registry `{registry}` were not sent: {reason}")]
+    CredentialsRefused {
+        /// The registry host.
+        registry: String,
+        /// Where they would have gone, and why not.
         reason: String,
     },
     /// The manifest is not a component artifact.

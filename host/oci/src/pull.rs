@@ -2,13 +2,12 @@
 //! its wasm layer, fetch the layer (from the store, or the registry with a
 //! size limit and a digest check), one download per digest at a time.
 
-use crate::client::{Anonymous, Clients};
+use crate::client::{Answer, BodyError, Clients, Presented, chain};
 use crate::store::{Store, sha256_digest};
 use crate::{Credentials, DEFAULT_MAX_SIZE, Error, check_component, media, reference};
-use futures::StreamExt;
-use oci_client::errors::{DigestError, OciDistributionError};
+use oci_client::Reference;
+use oci_client::errors::OciDistributionError;
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
-use oci_client::{Client, Reference};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -70,6 +69,8 @@ pub struct Resolved {
     pub size: u64,
     layer: OciDescriptor,
     image: Reference,
+    /// What the registry accepted (its credentials, or a token for them).
+    presented: Presented,
 }
 
 /// Pulls components for a host (or `weft pull`); cheap to share.
@@ -96,6 +97,12 @@ impl Puller {
         }
     }
 
+    /// The largest component it accepts, in bytes (files a host loads are
+    /// held to it too).
+    pub fn max_size(&self) -> u64 {
+        self.max_size
+    }
+
     /// The credentials it pulls with (put more at run time).
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
@@ -111,10 +118,11 @@ impl Puller {
         self.downloads.load(Ordering::Relaxed)
     }
 
-    fn client(&self, image: &Reference) -> (Client, oci_client::secrets::RegistryAuth) {
+    /// What to send `image`'s registry to begin with: its own credentials.
+    fn presented(&self, image: &Reference) -> Result<Presented, Error> {
         let registry = image.resolve_registry();
-        let auth = self.credentials.for_registry(registry);
-        (self.clients.get(registry, &auth), auth.to_registry_auth())
+        self.clients
+            .present(registry, &self.credentials.for_registry(registry))
     }
 
     /// Resolves `reference` to a verified manifest and its component layer.
@@ -122,12 +130,13 @@ impl Puller {
     pub async fn resolve(&self, reference: &str) -> Result<Resolved, Error> {
         let image = reference::parse(reference)?;
         let shown = reference::display(&image);
+        let mut presented = self.presented(&image)?;
         let (bytes, manifest_digest) = match image.digest() {
             Some(digest) => match self.store.read(digest).await? {
                 Some(bytes) => (bytes, digest.to_owned()),
-                None => self.fetch_manifest(&image, &shown).await?,
+                None => self.fetch_manifest(&image, &shown, &mut presented).await?,
             },
-            None => self.fetch_manifest(&image, &shown).await?,
+            None => self.fetch_manifest(&image, &shown, &mut presented).await?,
         };
         let manifest = parse_manifest(&bytes, &shown)?;
         let layer = component_layer(&manifest, &shown)?;
@@ -143,7 +152,8 @@ impl Puller {
             reference: shown.clone(),
             reason: format!("its layer digest is malformed: {reason}"),
         })?;
-        self.check_config(&image, &manifest.config, &shown).await?;
+        self.check_config(&image, &manifest.config, &shown, &mut presented)
+            .await?;
         // Only a manifest whose layer and config were checked is kept.
         if !self.store.contains(&manifest_digest) {
             self.store.write(&manifest_digest, &bytes).await?;
@@ -161,51 +171,40 @@ impl Puller {
             size,
             layer,
             image,
+            presented,
         })
     }
 
-    /// The manifest from the registry, checked against its digest (and the
-    /// reference's, if it has one).
+    /// The manifest from the registry (read up to a limit), checked
+    /// against its digest (and the reference's, if it has one).
     async fn fetch_manifest(
         &self,
         image: &Reference,
         shown: &str,
+        presented: &mut Presented,
     ) -> Result<(Vec<u8>, String), Error> {
-        let accept = [media::OCI_MANIFEST, media::DOCKER_MANIFEST];
-        let registry = image.resolve_registry();
-        if self.credentials.for_registry(registry) == crate::Auth::Anonymous {
-            let tag_or_digest = image.digest().or(image.tag()).unwrap_or("latest");
-            let found = self
-                .clients
-                .manifest_anonymously(registry, image.repository(), tag_or_digest, &accept)
-                .await
-                .map_err(|e| request_error(&e, registry))?;
-            match found {
-                Anonymous::Found(bytes, declared) => {
-                    let declared = declared.unwrap_or_else(|| sha256_digest(&bytes));
-                    return check_manifest(bytes, &declared, image, shown);
-                }
-                Anonymous::NotFound(reason) => {
-                    return Err(Error::NotFound {
-                        reference: shown.to_owned(),
-                        reason: if reason.is_empty() {
-                            "404".into()
-                        } else {
-                            reason
-                        },
-                    });
-                }
-                // Public registries hand out anonymous tokens: oci-client
-                // negotiates them.
-                Anonymous::Challenged => {}
-            }
-        }
-        let (client, auth) = self.client(image);
-        let (bytes, declared) = client
-            .pull_manifest_raw(image, &auth, &accept)
+        let accept = [media::OCI_MANIFEST, media::DOCKER_MANIFEST].join(", ");
+        let tag_or_digest = image.digest().or(image.tag()).unwrap_or("latest");
+        let path = format!("/v2/{}/manifests/{tag_or_digest}", image.repository());
+        let answer = self
+            .clients
+            .get(
+                image.resolve_registry(),
+                &path,
+                &accept,
+                &pull_scope(image),
+                presented,
+                false,
+            )
+            .await?;
+        let answer = found(answer, image, shown).await?;
+        let declared = answer.digest.clone();
+        let bytes = answer
+            .body(MAX_METADATA)
             .await
-            .map_err(|e| classify(e, image, shown))?;
-        check_manifest(bytes.to_vec(), &declared, image, shown)
+            .map_err(|e| body_error(e, image, shown, MAX_METADATA))?;
+        let declared = declared.unwrap_or_else(|| sha256_digest(&bytes));
+        check_manifest(bytes, &declared, image, shown)
     }
 
     /// Fetches the config blob once and checks its digest.
@@ -214,6 +213,7 @@ impl Puller {
         image: &Reference,
         config: &OciDescriptor,
         shown: &str,
+        presented: &mut Presented,
     ) -> Result<(), Error> {
         if self.store.contains(&config.digest) {
             return Ok(());
@@ -226,7 +226,7 @@ impl Puller {
             });
         }
         let bytes = self
-            .download(image, config, MAX_METADATA, shown, &NoProgress)
+            .download(image, config, MAX_METADATA, shown, presented, &NoProgress)
             .await?;
         self.store.write(&config.digest, &bytes).await
     }
@@ -271,6 +271,7 @@ impl Puller {
                 &resolved.layer,
                 self.max_size,
                 &resolved.reference,
+                &mut resolved.presented.clone(),
                 progress,
             )
             .await?;
@@ -290,30 +291,37 @@ impl Puller {
         blob: &OciDescriptor,
         limit: u64,
         shown: &str,
+        presented: &mut Presented,
         progress: &dyn Progress,
     ) -> Result<Vec<u8>, Error> {
-        let (client, auth) = self.client(image);
-        // Blob requests use the auth the manifest request stored.
-        client
-            .store_auth_if_needed(image.resolve_registry(), &auth)
-            .await;
+        reference::check_digest(&blob.digest).map_err(|reason| Error::NotAComponentArtifact {
+            reference: shown.to_owned(),
+            reason: format!("a blob digest is malformed: {reason}"),
+        })?;
+        let path = format!("/v2/{}/blobs/{}", image.repository(), blob.digest);
+        let answer = self
+            .clients
+            .get(
+                image.resolve_registry(),
+                &path,
+                "*/*",
+                &pull_scope(image),
+                presented,
+                true,
+            )
+            .await?;
+        let mut answer = found(answer, image, shown).await?;
         let total = u64::try_from(blob.size).unwrap_or(0);
-        let mut stream = client
-            .pull_blob_stream(image, blob)
-            .await
-            .map_err(|e| classify(e, image, shown))?;
         let mut hasher = Sha256::new();
         let mut bytes = Vec::with_capacity(usize::try_from(total.min(limit)).unwrap_or(0));
-        while let Some(chunk) = stream.next().await {
-            let chunk = match chunk {
-                Ok(chunk) => chunk,
-                // oci-client's own check fired at the end of the stream;
-                // ours, below, reports both digests.
-                Err(e) if e.get_ref().is_some_and(|inner| inner.is::<DigestError>()) => break,
+        loop {
+            let chunk = match answer.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
                 Err(e) => {
                     return Err(Error::Registry {
                         registry: image.resolve_registry().to_owned(),
-                        reason: format!("the download of {} broke off: {e}", blob.digest),
+                        reason: format!("the download of {} broke off: {}", blob.digest, chain(&e)),
                     });
                 }
             };
@@ -378,18 +386,44 @@ fn check_manifest(
     Ok((bytes, actual))
 }
 
-/// A failed plain request, as the user should read it.
-fn request_error(e: &reqwest::Error, registry: &str) -> Error {
-    if e.is_connect() || e.is_timeout() {
-        Error::Unreachable {
-            registry: registry.to_owned(),
-            reason: chain(e),
-        }
-    } else {
-        Error::Registry {
-            registry: registry.to_owned(),
-            reason: chain(e),
-        }
+/// `repository:REPO:pull`, the scope a pull asks a token for.
+fn pull_scope(image: &Reference) -> String {
+    format!("repository:{}:pull", image.repository())
+}
+
+/// A registry's answer if it found what was asked for (200), else what
+/// it means for the user.
+async fn found(answer: Answer, image: &Reference, shown: &str) -> Result<Answer, Error> {
+    let registry = image.resolve_registry().to_owned();
+    match answer.status {
+        200 => Ok(answer),
+        404 => Err(Error::NotFound {
+            reference: shown.to_owned(),
+            reason: answer.reason().await,
+        }),
+        401 | 403 => Err(Error::Unauthorized {
+            registry,
+            reason: answer.reason().await,
+        }),
+        _ => Err(Error::Registry {
+            registry,
+            reason: answer.reason().await,
+        }),
+    }
+}
+
+/// A body that could not be read, as the user should read it.
+fn body_error(e: BodyError, image: &Reference, shown: &str, limit: u64) -> Error {
+    match e {
+        BodyError::TooLarge(size) => Error::TooLarge {
+            reference: shown.to_owned(),
+            size,
+            limit,
+        },
+        BodyError::Broken(e) => Error::Registry {
+            registry: image.resolve_registry().to_owned(),
+            reason: chain(&e),
+        },
     }
 }
 
@@ -530,17 +564,6 @@ pub(crate) fn classify(e: OciDistributionError, image: &Reference, shown: &str) 
             reason: text,
         },
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(inner) = cur {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        cur = inner.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -95,9 +95,19 @@ impl Pusher {
         })?;
         let registry = image.resolve_registry().to_owned();
         let auth = self.credentials.for_registry(&registry);
-        let client = self.clients.get(&registry, &auth);
+        // Weft obtains the registry's token itself (credentials only at a
+        // realm on its host) and hands oci-client the token, never the
+        // credentials, where the registry uses tokens.
+        let mut presented = self.clients.present(&registry, &auth)?;
+        let scope = format!("repository:{}:pull,push", image.repository());
+        let probe = self
+            .clients
+            .get(&registry, "/v2/", "*/*", &scope, &mut presented, false)
+            .await?;
+        drop(probe);
+        let client = self.clients.get_client(&registry, &auth);
         client
-            .store_auth_if_needed(&registry, &auth.to_registry_auth())
+            .store_auth_if_needed(&registry, &presented.to_registry_auth())
             .await;
         let fail = |e| crate::pull::classify(e, &image, &shown);
         client
