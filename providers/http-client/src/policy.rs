@@ -168,25 +168,58 @@ fn split_port(s: &str) -> Option<(&str, Option<Option<u16>>)> {
 }
 
 /// Whether an address is one a wildcard must not reach: loopback,
-/// private, link-local, unspecified, or otherwise not globally routable.
+/// private, link-local, unspecified, or otherwise not globally routable,
+/// also when an IPv6 address carries an IPv4 one that is (mapped,
+/// compatible, NAT64, 6to4).
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
             v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 // 100.64/10, shared
+                || v4.is_multicast()
+                || a == 0 // 0/8, "this network" (0.0.0.0 reaches the host itself)
+                || a >= 240 // 240/4, reserved, and the broadcast address
+                || a == 100 && (b & 0xc0) == 64 // 100.64/10, shared
+                || a == 198 && (b & 0xfe) == 18 // 198.18/15, benchmarking
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            let s = v6.segments();
+            let low = std::net::Ipv4Addr::new(
+                (s[6] >> 8) as u8,
+                s[6] as u8,
+                (s[7] >> 8) as u8,
+                s[7] as u8,
+            );
+            // IPv4-compatible (::a.b.c.d; :: and ::1 too) and NAT64 (the
+            // well-known 64:ff9b::/96 and the local-use 64:ff9b:1::/48)
+            // carry it in the last 32 bits; 6to4 (2002::/16) in bits 16..48.
+            let compatible = s[..6] == [0; 6];
+            let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+                || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1);
+            let embedded = if let Some(v4) = v6.to_ipv4_mapped() {
+                Some(v4)
+            } else if compatible || nat64 {
+                Some(low)
+            } else if s[0] == 0x2002 {
+                Some(std::net::Ipv4Addr::new(
+                    (s[1] >> 8) as u8,
+                    s[1] as u8,
+                    (s[2] >> 8) as u8,
+                    s[2] as u8,
+                ))
+            } else {
+                None
+            };
+            if let Some(v4) = embedded {
                 return is_internal(IpAddr::V4(v4));
             }
             v6.is_loopback()
                 || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
-                || (v6.segments()[0] & 0xffc0) == 0xfe80 // link-local
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
         }
     }
 }
@@ -285,10 +318,32 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "100.64.0.1",
+            "0.1.2.3",
+            "198.18.0.1",
+            "198.19.255.255",
+            "240.0.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::c0a8:1",
+            "2002:7f00:1::",
+            "2002:a00:1::1",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::",
+            "ff02::1",
         ] {
             assert!(is_internal(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "2606:2800:220:1::1", "1.1.1.1"] {
+        for ip in [
+            "93.184.216.34",
+            "2606:2800:220:1::1",
+            "1.1.1.1",
+            "198.20.0.1",
+            "64:ff9b::5db8:d822",
+            "2002:5db8:d822::1",
+        ] {
             assert!(!is_internal(ip.parse().unwrap()), "{ip}");
         }
     }
