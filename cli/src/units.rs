@@ -31,21 +31,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Parses `67108864`, `64MiB`, `64M`, `512KiB`, `1GiB` into bytes.
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size; write e.g. 64MiB or 1048576"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        other => return Err(format!("unknown size unit `{other}`; use KiB, MiB or GiB")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("`{s}` is too large"))
+    weft_capability::config::parse_size(s)
 }
 
 /// Parses `KEY=VALUE` (labels, constraints, config values); the value may

@@ -75,7 +75,9 @@ async fn the_kv_counter_app_serves_http_and_undeploy_removes_only_its_parts() ->
         last = reply.body.trim().parse()?;
     }
     assert_eq!(last, 6, "every host counts in the one Redis");
-    assert_eq!(redis.get("visits").await?.as_deref(), Some("6"));
+    // The component's own namespace (docs/adr/0007-keyvalue-isolation.md).
+    let stored = redis.get("kv-counter/default:visits").await?;
+    assert_eq!(stored.as_deref(), Some("6"));
 
     // list, get, versions, status speak of it.
     let list: Value = serde_json::from_str(&ok(&nats, l, &["app", "list", "-o", "json"]).await?)?;

@@ -15,6 +15,17 @@ impl Log {
             .is_ok_and(|l| String::from_utf8_lossy(&l).contains(text))
     }
 
+    /// The lines so far that contain `text`.
+    pub fn lines_with(&self, text: &str) -> Vec<String> {
+        self.0.lock().map_or(Vec::new(), |l| {
+            String::from_utf8_lossy(&l)
+                .lines()
+                .filter(|line| line.contains(text))
+                .map(str::to_owned)
+                .collect()
+        })
+    }
+
     /// How many lines so far contain `text`.
     pub fn count(&self, text: &str) -> usize {
         self.0.lock().map_or(0, |l| {

@@ -125,6 +125,19 @@ impl RedisServer {
         }
     }
 
+    /// `SET key value` (neither with spaces), as something other than Weft
+    /// writes keys.
+    pub async fn set(&self, key: &str, value: &str) -> anyhow::Result<()> {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+        s.write_all(format!("SET {key} {value}\r\n").as_bytes())
+            .await?;
+        let mut reply = [0u8; 64];
+        let n = s.read(&mut reply).await?;
+        let text = String::from_utf8_lossy(&reply[..n]);
+        anyhow::ensure!(text.starts_with("+OK"), "redis answered SET with {text:?}");
+        Ok(())
+    }
+
     /// `DBSIZE`: how many keys the server holds.
     pub async fn dbsize(&self) -> anyhow::Result<u64> {
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;

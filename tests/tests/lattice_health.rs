@@ -5,12 +5,11 @@
 
 mod common;
 
-use common::{provider, start_host};
+use common::start_host;
 use futures::StreamExt;
 use serde_json::Value;
 use std::time::Duration;
 use weft_lattice_client::LatticeClient;
-use weft_lattice_protocol::wire::StringMap;
 use weft_lattice_protocol::{EventName, Subjects};
 use weft_tests::nats::NatsServer;
 use weft_tests::redis::RedisServer;
@@ -47,15 +46,15 @@ async fn provider_health_is_reported_and_changes_are_announced() -> anyhow::Resu
         .await?;
     let client = LatticeClient::new(nc, subjects);
     let id = host.host.id().to_owned();
-    client
-        .put_config("redis", &StringMap::from([("url".into(), redis.url())]))
-        .await?;
-    client
-        .start_provider(
-            &id,
-            &provider("cache", "builtin:keyvalue-redis", &["redis"]),
-        )
-        .await?;
+    common::provider_at(
+        &client,
+        &id,
+        "cache",
+        "builtin:keyvalue-redis",
+        "redis",
+        &redis.url(),
+    )
+    .await?;
 
     let event = next_for(&mut passed, "cache").await?;
     assert_eq!(event["type"], "com.wasmcloud.lattice.health_check_passed");

@@ -162,7 +162,10 @@ async fn relinking_keyvalue_moves_the_next_call_to_the_new_provider() -> anyhow:
     let statuses = move_under_load(&client, addr, "cache").await?;
     let direct = RedisKeyValue::connect(&redis.url()).await?;
     use weft_capability::keyvalue::KeyValue;
-    assert_eq!(direct.get("default", "count").await?, Some(b"1".to_vec()));
+    assert_eq!(
+        direct.get("app/default", "count").await?,
+        Some(b"1".to_vec())
+    );
     let links: Vec<Link> = client
         .links()
         .await?
@@ -177,26 +180,26 @@ async fn relinking_keyvalue_moves_the_next_call_to_the_new_provider() -> anyhow:
     assert_eq!(links[0].target, "cache");
 
     // On to NATS KV, by moving the link again.
-    client
-        .put_config("nats", &StringMap::from([("url".into(), nats.url())]))
-        .await?;
-    client
-        .start_provider(
-            &id,
-            &provider("jetstream", "builtin:keyvalue-nats", &["nats"]),
-        )
-        .await?;
+    common::provider_at(
+        &client,
+        &id,
+        "jetstream",
+        "builtin:keyvalue-nats",
+        "nats",
+        &nats.url(),
+    )
+    .await?;
     let to_nats = move_under_load(&client, addr, "jetstream").await?;
     let jetstream =
         NatsKeyValue::open(async_nats::connect(nats.url()).await?, "weft_keyvalue").await?;
     assert_eq!(
-        jetstream.get("default", "count").await?,
+        jetstream.get("app/default", "count").await?,
         Some(b"1".to_vec())
     );
     // Every call of that loop but the last went to Redis.
     let in_redis = 1 + (to_nats.len() - 1);
     assert_eq!(
-        direct.get("default", "count").await?,
+        direct.get("app/default", "count").await?,
         Some(in_redis.to_string().into_bytes())
     );
 

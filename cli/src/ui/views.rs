@@ -76,6 +76,13 @@ pub struct Known {
     hosts: std::sync::Mutex<BTreeMap<String, std::time::Instant>>,
 }
 
+/// Hosts the dashboard tracks at most (ids come from the wire).
+const MAX_KNOWN: usize = 10_000;
+
+/// The longest heartbeat interval believed: a host saying it beats once a
+/// day is not kept for three days (and `u64::MAX` ms does not overflow).
+const MAX_BEAT_MS: u64 = 60_000;
+
 impl Known {
     /// Follows `nats`'s events of the lattice in `subjects` until aborted.
     pub async fn follow(
@@ -92,19 +99,32 @@ impl Known {
                 let (Some(kind), Some(host)) = (v["type"].as_str(), v["source"].as_str()) else {
                     continue;
                 };
-                let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-                if kind.ends_with(".host_stopped") {
-                    hosts.remove(host);
-                } else if kind.ends_with(".host_heartbeat") || kind.ends_with(".host_started") {
-                    let beat = v["data"]["heartbeat_interval_ms"]
-                        .as_u64()
-                        .unwrap_or(30_000);
-                    let until = std::time::Instant::now()
-                        + std::time::Duration::from_millis(beat.saturating_mul(3));
-                    hosts.insert(host.to_owned(), until);
-                }
+                let beat = v["data"]["heartbeat_interval_ms"].as_u64();
+                self.heard(host, kind, beat);
             }
         }))
+    }
+
+    /// Notes an event of `kind` from `host`, which says it beats every
+    /// `beat` ms (wire values, so clamped).
+    fn heard(&self, host: &str, kind: &str, beat: Option<u64>) {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        if kind.ends_with(".host_stopped") {
+            hosts.remove(host);
+        } else if kind.ends_with(".host_heartbeat") || kind.ends_with(".host_started") {
+            let now = std::time::Instant::now();
+            if !hosts.contains_key(host) {
+                // Forget the hosts that stopped beating; track no more
+                // than the cap.
+                hosts.retain(|_, until| *until > now);
+                if hosts.len() >= MAX_KNOWN {
+                    return;
+                }
+            }
+            let beat = beat.unwrap_or(30_000).clamp(100, MAX_BEAT_MS);
+            let until = now + std::time::Duration::from_millis(beat * 3);
+            hosts.insert(host.to_owned(), until);
+        }
     }
 
     fn alive(&self) -> Vec<String> {
@@ -208,4 +228,23 @@ pub fn providers(inventories: &[HostInventory]) -> Vec<ProviderView> {
         }
     }
     out.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_heartbeats_are_clamped_and_stale_or_invented_hosts_forgotten() {
+        let known = Known::default();
+        // A heartbeat interval that overflowed an Instant before.
+        known.heard("h1", "com.wasmcloud.lattice.host_heartbeat", Some(u64::MAX));
+        assert_eq!(known.alive(), ["h1"]);
+        known.heard("h1", "com.wasmcloud.lattice.host_stopped", None);
+        assert!(known.alive().is_empty());
+        for i in 0..MAX_KNOWN + 100 {
+            known.heard(&format!("h{i}"), "x.host_heartbeat", Some(1_000));
+        }
+        assert!(known.hosts.lock().unwrap().len() <= MAX_KNOWN);
+    }
 }

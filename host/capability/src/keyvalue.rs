@@ -3,7 +3,7 @@
 
 mod memory;
 
-pub use memory::InMemoryKeyValue;
+pub use memory::{DEFAULT_MAX_BYTES, DEFAULT_MAX_KEYS, InMemoryKeyValue, Quota};
 
 use async_trait::async_trait;
 

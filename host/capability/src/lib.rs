@@ -18,6 +18,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod backlog;
 pub mod call;
 pub mod config;
 pub mod conformance;

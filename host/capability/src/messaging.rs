@@ -74,6 +74,13 @@ pub enum Error {
 pub trait MessageHandler: Send + Sync + 'static {
     /// Handles one message; the error is the handler's own reason.
     async fn handle_message(&self, message: Message) -> Result<(), String>;
+
+    /// Told of a message on `subject` that was dropped unhandled because
+    /// too many of the subscription's messages waited already (the
+    /// handler is stuck or slow): hosts count it.
+    fn dropped(&self, subject: &str) {
+        let _ = subject;
+    }
 }
 
 /// A message broker components can use.

@@ -156,15 +156,32 @@ pub fn redacted(url: &str) -> String {
 }
 
 /// `builtin:keyvalue-memory`: an in-process keyvalue store per instance.
-/// Takes no config keys.
+/// Config keys: `max_keys` and `max_bytes`, what each component's buckets
+/// may hold (default 100,000 keys and 64 MiB).
 #[derive(Debug, Default)]
 pub struct InMemoryKeyValueKind;
+
+/// The number under `key`, or `default` when absent.
+fn number(config: &BTreeMap<String, String>, key: &str, default: u64) -> Result<u64, Error> {
+    config.get(key).map_or(Ok(default), |v| {
+        crate::config::parse_size(v).map_err(|reason| Error::BadValue {
+            key: key.to_owned(),
+            reason,
+        })
+    })
+}
 
 #[async_trait]
 impl ProviderKind for InMemoryKeyValueKind {
     async fn start(&self, config: &BTreeMap<String, String>) -> Result<Capability, Error> {
-        only_keys(config, &[])?;
-        Ok(Capability::KeyValue(Arc::new(InMemoryKeyValue::default())))
+        only_keys(config, &["max_keys", "max_bytes"])?;
+        let quota = crate::keyvalue::Quota {
+            max_keys: number(config, "max_keys", crate::keyvalue::DEFAULT_MAX_KEYS)?,
+            max_bytes: number(config, "max_bytes", crate::keyvalue::DEFAULT_MAX_BYTES)?,
+        };
+        Ok(Capability::KeyValue(Arc::new(
+            InMemoryKeyValue::with_quota(quota),
+        )))
     }
 }
 

@@ -12,6 +12,7 @@ use crate::guard::Guard;
 use crate::metered::MeteredHttpClient;
 use crate::metrics::LinkKey;
 use crate::providers::LinkBinding;
+use crate::scope::Scope;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -42,6 +43,8 @@ pub(crate) type Inbound = HashMap<InboundKey, (Arc<Live>, Subscription)>;
 /// would have to give up its address for a moment).
 pub(crate) struct Live {
     current: ArcSwap<Component>,
+    /// Counts the messages dropped for it.
+    guard: Arc<Guard>,
 }
 
 #[async_trait]
@@ -60,6 +63,19 @@ impl MessageHandler for Live {
     async fn handle_message(&self, message: Message) -> Result<(), String> {
         let component = self.current.load_full();
         component.handle_message(message).await
+    }
+
+    fn dropped(&self, subject: &str) {
+        let component = self.current.load();
+        self.guard.count(
+            "messaging_dropped",
+            component.id(),
+            "backlog",
+            &format_args!(
+                "a message on `{subject}` was dropped: too many of its subscription's messages \
+                 wait for the component already (it is slow or stuck)"
+            ),
+        );
     }
 }
 
@@ -126,7 +142,8 @@ impl Host {
             match (link.namespace.as_str(), link.package.as_str(), provider) {
                 ("wasi", "keyvalue", Some(Capability::KeyValue(kv))) => {
                     let (key, calls) = meter(package);
-                    targets.keyvalue = Some(self.meters.wrappers.keyvalue(key, kv, calls));
+                    let scope = Scope::of_link(id, &link.target_config);
+                    targets.keyvalue = Some(self.meters.wrappers.keyvalue(key, kv, calls, scope));
                 }
                 ("wasmcloud", "messaging", Some(Capability::Messaging(m))) if has("consumer") => {
                     let (key, calls) = meter(package);
@@ -238,6 +255,7 @@ impl Host {
             }
             let live = Arc::new(Live {
                 current: ArcSwap::new(component.clone()),
+                guard: self.guard.clone(),
             });
             match start_inbound(&capability, &component, live.clone(), link, &self.guard) {
                 Ok(sub) => {
@@ -304,7 +322,7 @@ fn start_inbound(
                 .try_for_each(|s| guard.reserved.check(s, Use::Subscribe))
                 .and_then(|()| guard.reserved.check_queue_group(&group));
             if let Err(e) = checked {
-                guard.refused("messaging", &link.target, "subscribe", &e);
+                guard.count("messaging_refused", &link.target, "subscribe", &e);
                 return Err(e.to_string());
             }
             let handler: Arc<dyn MessageHandler> = live;

@@ -1,9 +1,10 @@
 //! What the host refuses components on the lattice's behalf, whatever
 //! provider serves them: messaging to the lattice's own subjects
-//! (`weft_capability::messaging::Reserved`). Every refusal is counted by
-//! component and action (`weft_messaging_refused_total`) and logged — the
-//! 1st, 2nd, 4th, 8th… of each, so a guest that retries in a loop cannot
-//! flood the log.
+//! (`weft_capability::messaging::Reserved`); and what it drops for them:
+//! messages a stuck subscription could not hold. Each is counted by
+//! component and action (`weft_messaging_refused_total`,
+//! `weft_messaging_dropped_total`) and logged — the 1st, 2nd, 4th, 8th… of
+//! each, so a guest that retries in a loop cannot flood the log.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -28,9 +29,9 @@ impl Guard {
         }
     }
 
-    /// Counts (and, sparingly, logs) that `component` was refused `action`
-    /// of the capability `metric` names, because of `reason`.
-    pub(crate) fn refused(
+    /// Counts in `weft_{metric}_total` (and, sparingly, logs) that
+    /// `component` was refused `action`, or had it dropped, for `reason`.
+    pub(crate) fn count(
         &self,
         metric: &'static str,
         component: &str,
@@ -50,7 +51,7 @@ impl Guard {
                 component,
                 action,
                 refusals = n,
-                "component refused ({n} so far): {reason}"
+                "{metric} ({n} so far): {reason}"
             );
         }
     }
@@ -63,13 +64,13 @@ impl Guard {
             if *metric != last {
                 let _ = writeln!(
                     out,
-                    "# HELP weft_{metric}_refused_total Attempts of a component the host refused, by action.\n# TYPE weft_{metric}_refused_total counter"
+                    "# HELP weft_{metric}_total What the host refused a component or dropped for it, by action.\n# TYPE weft_{metric}_total counter"
                 );
                 last = metric;
             }
             let _ = writeln!(
                 out,
-                "weft_{metric}_refused_total{{component=\"{}\",action=\"{action}\"}} {n}",
+                "weft_{metric}_total{{component=\"{}\",action=\"{action}\"}} {n}",
                 crate::metrics::escape(component)
             );
         }
@@ -84,9 +85,9 @@ mod tests {
     fn refusals_are_counted_by_component_and_action() {
         let guard = Guard::default();
         for _ in 0..3 {
-            guard.refused("messaging", "echo", "publish", &"no");
+            guard.count("messaging_refused", "echo", "publish", &"no");
         }
-        guard.refused("messaging", "echo", "subscribe", &"no");
+        guard.count("messaging_refused", "echo", "subscribe", &"no");
         let mut out = String::new();
         guard.render(&mut out);
         assert!(

@@ -23,6 +23,7 @@ mod metered;
 mod metrics;
 mod providers;
 mod scale;
+mod scope;
 mod spy;
 mod supply;
 

@@ -4,6 +4,7 @@
 
 use crate::guard::Guard;
 use crate::metrics::LinkKey;
+use crate::scope::Scope;
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -24,16 +25,20 @@ async fn timed<T, E>(calls: &Calls, call: impl Future<Output = Result<T, E>>) ->
     result
 }
 
-/// A keyvalue backend whose calls are counted for one link.
+/// A keyvalue backend whose calls are counted for one link, each bucket
+/// named as the link's [`Scope`] says (a guest reaches only its own or the
+/// granted buckets).
 pub(crate) struct MeteredKeyValue {
     pub(crate) inner: Arc<dyn KeyValue>,
     pub(crate) calls: Arc<Calls>,
+    pub(crate) scope: Scope,
 }
 
 #[async_trait]
 impl KeyValue for MeteredKeyValue {
     async fn open(&self, bucket: &str) -> Result<(), keyvalue::Error> {
-        timed(&self.calls, self.inner.open(bucket)).await
+        let bucket = self.scope.bucket(bucket)?;
+        timed(&self.calls, self.inner.open(&bucket)).await
     }
 
     async fn health(&self) -> Result<(), keyvalue::Error> {
@@ -41,19 +46,23 @@ impl KeyValue for MeteredKeyValue {
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, keyvalue::Error> {
-        timed(&self.calls, self.inner.get(bucket, key)).await
+        let bucket = self.scope.bucket(bucket)?;
+        timed(&self.calls, self.inner.get(&bucket, key)).await
     }
 
     async fn set(&self, bucket: &str, key: &str, value: Vec<u8>) -> Result<(), keyvalue::Error> {
-        timed(&self.calls, self.inner.set(bucket, key, value)).await
+        let bucket = self.scope.bucket(bucket)?;
+        timed(&self.calls, self.inner.set(&bucket, key, value)).await
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), keyvalue::Error> {
-        timed(&self.calls, self.inner.delete(bucket, key)).await
+        let bucket = self.scope.bucket(bucket)?;
+        timed(&self.calls, self.inner.delete(&bucket, key)).await
     }
 
     async fn exists(&self, bucket: &str, key: &str) -> Result<bool, keyvalue::Error> {
-        timed(&self.calls, self.inner.exists(bucket, key)).await
+        let bucket = self.scope.bucket(bucket)?;
+        timed(&self.calls, self.inner.exists(&bucket, key)).await
     }
 
     async fn list_keys(
@@ -61,11 +70,13 @@ impl KeyValue for MeteredKeyValue {
         bucket: &str,
         cursor: Option<u64>,
     ) -> Result<KeyResponse, keyvalue::Error> {
-        timed(&self.calls, self.inner.list_keys(bucket, cursor)).await
+        let bucket = self.scope.bucket(bucket)?;
+        timed(&self.calls, self.inner.list_keys(&bucket, cursor)).await
     }
 
     async fn increment(&self, bucket: &str, key: &str, delta: u64) -> Result<u64, keyvalue::Error> {
-        timed(&self.calls, self.inner.increment(bucket, key, delta)).await
+        let bucket = self.scope.bucket(bucket)?;
+        timed(&self.calls, self.inner.increment(&bucket, key, delta)).await
     }
 
     async fn get_many(
@@ -73,7 +84,8 @@ impl KeyValue for MeteredKeyValue {
         bucket: &str,
         keys: Vec<String>,
     ) -> Result<Vec<Option<(String, Vec<u8>)>>, keyvalue::Error> {
-        timed(&self.calls, self.inner.get_many(bucket, keys)).await
+        let bucket = self.scope.bucket(bucket)?;
+        timed(&self.calls, self.inner.get_many(&bucket, keys)).await
     }
 
     async fn set_many(
@@ -81,11 +93,13 @@ impl KeyValue for MeteredKeyValue {
         bucket: &str,
         pairs: Vec<(String, Vec<u8>)>,
     ) -> Result<(), keyvalue::Error> {
-        timed(&self.calls, self.inner.set_many(bucket, pairs)).await
+        let bucket = self.scope.bucket(bucket)?;
+        timed(&self.calls, self.inner.set_many(&bucket, pairs)).await
     }
 
     async fn delete_many(&self, bucket: &str, keys: Vec<String>) -> Result<(), keyvalue::Error> {
-        timed(&self.calls, self.inner.delete_many(bucket, keys)).await
+        let bucket = self.scope.bucket(bucket)?;
+        timed(&self.calls, self.inner.delete_many(&bucket, keys)).await
     }
 }
 
@@ -109,7 +123,8 @@ impl MeteredMessaging {
         action: &'static str,
     ) -> Result<(), messaging::Error> {
         self.guard.reserved.check(subject, usage).inspect_err(|e| {
-            self.guard.refused("messaging", &self.component, action, e);
+            self.guard
+                .count("messaging_refused", &self.component, action, e);
         })
     }
 }
@@ -193,15 +208,21 @@ impl Wrappers {
         key: LinkKey,
         inner: Arc<dyn KeyValue>,
         calls: Arc<Calls>,
+        scope: Scope,
     ) -> Arc<dyn KeyValue> {
         let mut map = self.map();
         if let Some(Wrapped::KeyValue(w)) = map.get(&key)
             && Arc::ptr_eq(&w.inner, &inner)
             && Arc::ptr_eq(&w.calls, &calls)
+            && w.scope == scope
         {
             return w.clone();
         }
-        let w = Arc::new(MeteredKeyValue { inner, calls });
+        let w = Arc::new(MeteredKeyValue {
+            inner,
+            calls,
+            scope,
+        });
         map.insert(key, Wrapped::KeyValue(w.clone()));
         w
     }

@@ -77,6 +77,16 @@ pub enum ScaleError {
     /// Pulling from the registry failed.
     #[error(transparent)]
     Oci(#[from] weft_oci::Error),
+    /// The file is not one a component can be loaded from.
+    #[error("will not load {path} for `{component}`: {reason}")]
+    BadFile {
+        /// The component.
+        component: String,
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        reason: String,
+    },
     /// The file could not be read.
     #[error("could not read {path} for `{component}`: {source}")]
     Read {
@@ -279,13 +289,62 @@ impl Host {
         if !path.is_absolute() {
             return Err(ScaleError::UnsupportedRef(image_ref.to_owned()));
         }
-        tokio::fs::read(&path)
+        let read_err = |path: &PathBuf, source| ScaleError::Read {
+            component: component.to_owned(),
+            path: path.clone(),
+            source,
+        };
+        let bad = |path: &PathBuf, reason: String| ScaleError::BadFile {
+            component: component.to_owned(),
+            path: path.clone(),
+            reason,
+        };
+        // The path comes from the lattice: only a regular file, and no
+        // larger than a component from a registry may be (`/dev/zero`, a
+        // FIFO or a huge file would hold the host). Checked before opening
+        // (opening a FIFO waits for a writer) and again on what was opened.
+        let limit = self
+            .oci
+            .as_ref()
+            .map_or(weft_oci::DEFAULT_MAX_SIZE, |o| o.max_size());
+        let check = |meta: &std::fs::Metadata| {
+            if !meta.is_file() {
+                return Err(bad(&path, "it is not a regular file".into()));
+            }
+            if meta.len() > limit {
+                return Err(bad(
+                    &path,
+                    format!(
+                        "it is {} bytes, over the limit of {limit} bytes (--max-component-size)",
+                        meta.len()
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        check(
+            &tokio::fs::metadata(&path)
+                .await
+                .map_err(|e| read_err(&path, e))?,
+        )?;
+        let file = tokio::fs::File::open(&path)
             .await
-            .map_err(|source| ScaleError::Read {
-                component: component.to_owned(),
-                path,
-                source,
-            })
+            .map_err(|e| read_err(&path, e))?;
+        check(&file.metadata().await.map_err(|e| read_err(&path, e))?)?;
+        let mut wasm = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(
+            &mut tokio::io::AsyncReadExt::take(file, limit.saturating_add(1)),
+            &mut wasm,
+        )
+        .await
+        .map_err(|e| read_err(&path, e))?;
+        if wasm.len() as u64 > limit {
+            return Err(bad(
+                &path,
+                format!("it grew past the limit of {limit} bytes while read"),
+            ));
+        }
+        Ok(wasm)
     }
 
     fn record(&self, req: &ScaleRequest) {

@@ -10,6 +10,7 @@ use crate::{CompileCache, Error, Origin, Runtime, config, logging};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::{InstancePre, ResourceTable};
@@ -156,16 +157,28 @@ pub(crate) struct Admitted<'a> {
 /// Runs `work` until `deadline` by the wall clock: `None` if the deadline
 /// came first (then `work` is dropped, with whatever it waited on). With
 /// `wall_clock` off (to measure its cost) it runs `work` to its end.
+///
+/// The timer is set only once `work` first has to wait: most invocations
+/// finish on their first poll and cost no timer at all.
 pub(crate) async fn until<F: Future>(
     wall_clock: bool,
     deadline: Instant,
     work: F,
 ) -> Option<F::Output> {
-    if wall_clock {
-        tokio::time::timeout_at(deadline.into(), work).await.ok()
-    } else {
-        Some(work.await)
+    if !wall_clock {
+        return Some(work.await);
     }
+    let mut work = std::pin::pin!(work);
+    let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        let timer =
+            timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
 
 /// The wall-clock deadline of an invocation that arrives now and may run
@@ -437,7 +450,18 @@ impl Component {
             .build();
         let state = State {
             table: ResourceTable::new(),
-            wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
+            // The guest's output goes to the log under its id, within its
+            // allowance: never straight to the host's own streams.
+            wasi: WasiCtx::builder()
+                .stdout(crate::stdio::GuestOutput::new(
+                    self.log.clone(),
+                    crate::stdio::Which::Stdout,
+                ))
+                .stderr(crate::stdio::GuestOutput::new(
+                    self.log.clone(),
+                    crate::stdio::Which::Stderr,
+                ))
+                .build(),
             http: WasiHttpCtx::new(),
             routing: Routing::new(
                 self.id.clone(),

@@ -40,6 +40,7 @@ pub mod messaging;
 pub mod metrics;
 mod outgoing;
 mod state;
+mod stdio;
 
 pub use cache::{CompileCache, Origin};
 pub use calls::served_by_host;

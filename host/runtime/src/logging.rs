@@ -74,6 +74,39 @@ impl Source {
     }
 }
 
+impl Source {
+    /// Writes a line the guest printed on `which` (within the allowance).
+    pub(crate) fn print(&self, which: crate::stdio::Which, line: &str) {
+        let level_on = match which {
+            crate::stdio::Which::Stdout => {
+                tracing::enabled!(target: "weft::guest", tracing::Level::INFO)
+            }
+            crate::stdio::Which::Stderr => {
+                tracing::enabled!(target: "weft::guest", tracing::Level::WARN)
+            }
+        };
+        if !level_on {
+            return;
+        }
+        let now = crate::fairness::now_us();
+        if !self.take(now) {
+            self.drop_line(now);
+            return;
+        }
+        let component = &*self.component;
+        let context = which.name();
+        let message = truncate(line, MAX_MESSAGE_BYTES);
+        match which {
+            crate::stdio::Which::Stdout => {
+                tracing::info!(target: "weft::guest", component, context, "{message}")
+            }
+            crate::stdio::Which::Stderr => {
+                tracing::warn!(target: "weft::guest", component, context, "{message}")
+            }
+        }
+    }
+}
+
 /// Per-store logging state: whose logs these are.
 #[derive(Clone, Default)]
 pub struct Ctx {

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
+use weft_capability::backlog::Backlog;
 use weft_host::HostApi;
 use weft_lattice_protocol::wire::{self, CtlResponse};
 use weft_lattice_protocol::{EventName, Operation, Parsed, Subjects};
@@ -66,7 +67,19 @@ struct Ctx {
     /// The links this host applied last, as `link.get` lists them: the
     /// answer while the lattice's state cannot be read.
     applied: std::sync::Mutex<Option<Vec<wire::Link>>>,
+    /// Control requests in hand at once; a flood waits, then is dropped.
+    backlog: Backlog,
+    /// Control requests dropped so far, for the log.
+    dropped: std::sync::atomic::AtomicU64,
 }
+
+/// Control requests a host handles at once; past that its subscriptions
+/// wait [`CONTROL_BACKPRESSURE`] for one to finish, then drop requests
+/// (whose senders time out) until one does.
+pub const MAX_CONTROL_IN_FLIGHT: usize = 256;
+
+/// How long a host's full control subscriptions wait before dropping.
+pub const CONTROL_BACKPRESSURE: Duration = Duration::from_secs(2);
 
 /// Answers the control protocol for `host` on `client`, keeping lattice-wide
 /// data (links, configs) in `state`.
@@ -94,6 +107,8 @@ pub async fn serve(
         client: client.clone(),
         state,
         applied: std::sync::Mutex::default(),
+        backlog: Backlog::new(MAX_CONTROL_IN_FLIGHT, CONTROL_BACKPRESSURE),
+        dropped: std::sync::atomic::AtomicU64::new(0),
     });
     let direct = [
         subjects.subject(&Operation::HostPing),
@@ -302,9 +317,29 @@ enum Role {
 
 async fn pump(mut sub: Subscriber, ctx: Arc<Ctx>, role: Role) {
     while let Some(msg) = sub.next().await {
+        // A bounded number at once: a flood of requests waits, then is
+        // dropped, instead of piling up tasks without end.
+        let Some(place) = ctx.backlog.admit().await else {
+            let n = ctx
+                .dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(
+                    subject = %msg.subject,
+                    dropped = n,
+                    "control request dropped: {MAX_CONTROL_IN_FLIGHT} are in hand already \
+                     ({n} dropped so far)"
+                );
+            }
+            continue;
+        };
         let ctx = ctx.clone();
         // One task per request: a slow operation does not hold up the rest.
-        tokio::spawn(async move { ctx.on_message(msg, role).await });
+        tokio::spawn(async move {
+            let _place = place;
+            ctx.on_message(msg, role).await
+        });
     }
 }
 

@@ -17,11 +17,25 @@ const MISSED_BEATS: u32 = 3;
 /// The least time a host counts as alive after it was last heard from.
 const MIN_HORIZON: Duration = Duration::from_secs(15);
 
+/// Hosts kept at most: past that, hosts not heard from before are not
+/// tracked (they come from the wire: anyone on the lattice can invent ids).
+const MAX_PEERS: usize = 10_000;
+
 #[derive(Debug, Clone, Copy)]
 struct Seen {
     last: Instant,
     /// The gap between its last two heartbeats, once known.
     interval: Option<Duration>,
+}
+
+impl Seen {
+    /// Whether it still counts as alive at `now`.
+    fn alive(&self, now: Instant) -> bool {
+        let horizon = self
+            .interval
+            .map_or(MIN_HORIZON, |i| (i * MISSED_BEATS).max(MIN_HORIZON));
+        now.duration_since(self.last) < horizon
+    }
 }
 
 /// The hosts this host has heard from lately.
@@ -45,14 +59,7 @@ impl Peers {
         let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         let others = seen
             .iter()
-            .filter(|(id, s)| {
-                *id != &self.me && {
-                    let horizon = s
-                        .interval
-                        .map_or(MIN_HORIZON, |i| (i * MISSED_BEATS).max(MIN_HORIZON));
-                    now.duration_since(s.last) < horizon
-                }
-            })
+            .filter(|(id, s)| *id != &self.me && s.alive(now))
             .count();
         u32::try_from(others + 1).unwrap_or(u32::MAX)
     }
@@ -60,6 +67,14 @@ impl Peers {
     fn heard(&self, host: &str, beat: bool) {
         let now = Instant::now();
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if !seen.contains_key(host) {
+            // A host not seen before: forget the ones that stopped beating
+            // (without a `host_stopped`), and track no more than the cap.
+            seen.retain(|_, s| s.alive(now));
+            if seen.len() >= MAX_PEERS {
+                return;
+            }
+        }
         let entry = seen.entry(host.to_owned()).or_insert(Seen {
             last: now,
             interval: None,
@@ -150,5 +165,24 @@ mod tests {
         assert_eq!(peers.alive(), 3);
         peers.gone("a");
         assert_eq!(peers.alive(), 2);
+    }
+
+    #[test]
+    fn hosts_that_stopped_beating_are_forgotten_and_invented_ones_capped() {
+        let peers = Peers::new("me");
+        let long_ago = Instant::now() - MIN_HORIZON * 2;
+        peers.seen.lock().unwrap().insert(
+            "stale".into(),
+            Seen {
+                last: long_ago,
+                interval: None,
+            },
+        );
+        peers.heard("fresh", true);
+        assert!(!peers.seen.lock().unwrap().contains_key("stale"));
+        for i in 0..MAX_PEERS + 100 {
+            peers.heard(&format!("invented-{i}"), true);
+        }
+        assert!(peers.seen.lock().unwrap().len() <= MAX_PEERS);
     }
 }

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
+use weft_capability::backlog::Backlog;
 use weft_capability::call::{self, Call, Encoding, RemoteCalls};
 use weft_host::HostApi;
 use weft_lattice_protocol::rpc::RpcCall;
@@ -171,16 +172,37 @@ impl RpcServer {
     }
 }
 
+/// Calls from other hosts to one component handled or waiting at once.
+pub const MAX_CALLS_IN_FLIGHT: usize = 1_024;
+
 async fn serve(
     mut sub: async_nats::Subscriber,
     client: Client,
     host: Arc<dyn HostApi>,
     component: String,
 ) {
+    // A bounded number of calls at once (each also ends at its deadline):
+    // a flood waits, then is dropped, and its callers time out.
+    let backlog = Backlog::new(MAX_CALLS_IN_FLIGHT, Duration::from_secs(1));
+    let mut dropped = 0u64;
     while let Some(msg) = sub.next().await {
+        let Some(place) = backlog.admit().await else {
+            dropped += 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(
+                    %component,
+                    dropped,
+                    "a call from another host was dropped: {MAX_CALLS_IN_FLIGHT} wait already"
+                );
+            }
+            continue;
+        };
         let (client, host, component) = (client.clone(), host.clone(), component.clone());
         // One task per call: a slow callee does not hold up the others.
-        tokio::spawn(async move { answer(msg, &client, host.as_ref(), component).await });
+        tokio::spawn(async move {
+            let _place = place;
+            answer(msg, &client, host.as_ref(), component).await
+        });
     }
 }
 

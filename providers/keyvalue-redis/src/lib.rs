@@ -1,9 +1,12 @@
 //! `wasi:keyvalue` backed by Redis.
 //!
-//! Buckets map onto one Redis database: the default bucket uses keys as they
-//! are (so `redis-cli GET increment` shows what a guest stored), any other
-//! bucket prefixes its keys with `<bucket>:`. Listing the default bucket
-//! therefore lists every key of the database.
+//! Buckets map onto one Redis database: every key is `<bucket>:<key>`, the
+//! bucket with `%` and `:` escaped (`%25`, `%3A`), so bucket `a` key `b:c`
+//! and bucket `a:b` key `c` are different keys, and no bucket reaches a key
+//! that has no bucket prefix (keys Weft did not write). On a lattice the
+//! host names each component's buckets `<component>/<bucket>` unless its
+//! link grants shared ones: `redis-cli GET kv-counter/default:visits` shows
+//! what kv-counter counted (docs/adr/0007-keyvalue-isolation.md).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), weft_capability::keyvalue::Error> {
@@ -22,7 +25,7 @@ use async_trait::async_trait;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::time::Duration;
-use weft_capability::keyvalue::{DEFAULT_BUCKET, Error, KeyResponse, KeyValue, LIST_KEYS_PAGE};
+use weft_capability::keyvalue::{Error, KeyResponse, KeyValue, LIST_KEYS_PAGE};
 
 /// A keyvalue backend on one Redis database, reconnecting on its own.
 #[derive(Clone)]
@@ -61,20 +64,20 @@ impl RedisKeyValue {
     }
 }
 
+/// `bucket` with its separator and escape character escaped: the first
+/// `:` of a Redis key is always the one after the bucket.
+fn escape_bucket(bucket: &str) -> String {
+    bucket.replace('%', "%25").replace(':', "%3A")
+}
+
 /// The Redis key for `key` in `bucket`.
 fn redis_key(bucket: &str, key: &str) -> String {
-    if bucket == DEFAULT_BUCKET {
-        key.to_owned()
-    } else {
-        format!("{bucket}:{key}")
-    }
+    format!("{}:{key}", escape_bucket(bucket))
 }
 
 /// The SCAN pattern matching every key of `bucket`, with glob characters escaped.
 fn scan_pattern(bucket: &str) -> String {
-    if bucket == DEFAULT_BUCKET {
-        return "*".to_owned();
-    }
+    let bucket = escape_bucket(bucket);
     let mut p = String::with_capacity(bucket.len() + 2);
     for c in bucket.chars() {
         if matches!(c, '*' | '?' | '[' | ']' | '\\') {
@@ -88,11 +91,9 @@ fn scan_pattern(bucket: &str) -> String {
 
 /// `key` as the guest knows it, given the Redis key.
 fn guest_key(bucket: &str, redis_key: String) -> String {
-    if bucket == DEFAULT_BUCKET {
-        return redis_key;
-    }
+    let prefix = escape_bucket(bucket);
     match redis_key
-        .strip_prefix(bucket)
+        .strip_prefix(prefix.as_str())
         .and_then(|k| k.strip_prefix(':'))
     {
         Some(k) => k.to_owned(),
@@ -230,12 +231,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bucket_prefixes_and_patterns() {
-        assert_eq!(redis_key("default", "n"), "n");
-        assert_eq!(redis_key("cache", "n"), "cache:n");
-        assert_eq!(scan_pattern("default"), "*");
+    fn every_bucket_is_a_prefix_and_separators_are_escaped() {
+        assert_eq!(redis_key("default", "n"), "default:n");
+        assert_eq!(redis_key("app/default", "n"), "app/default:n");
+        // Bucket `a` key `b:c` is not bucket `a:b` key `c`.
+        assert_ne!(redis_key("a", "b:c"), redis_key("a:b", "c"));
+        assert_eq!(redis_key("a:b", "c"), "a%3Ab:c");
+        assert_ne!(redis_key("a%3Ab", "c"), redis_key("a:b", "c"));
+        assert_eq!(scan_pattern("default"), "default:*");
         assert_eq!(scan_pattern("a*b"), "a\\*b:*");
+        assert_eq!(scan_pattern("a:b"), "a%3Ab:*");
         assert_eq!(guest_key("cache", "cache:n".into()), "n");
-        assert_eq!(guest_key("default", "x:y".into()), "x:y");
+        assert_eq!(guest_key("a:b", "a%3Ab:x:y".into()), "x:y");
     }
 }

@@ -20,11 +20,19 @@ use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use weft_capability::backlog::Backlog;
 use weft_capability::messaging::{
     Error, Message, MessageHandler, Messaging, Reserved, Subscription, Use, check_publish_subject,
     check_subscribe_subject,
 };
 use weft_capability::provider::{self, Capability, ProviderKind, only_keys};
+
+/// Messages of one subscription handled or waiting at once; past that the
+/// subscription waits [`BACKPRESSURE`] for one to finish, then drops.
+pub const MAX_PENDING: usize = 1_024;
+
+/// How long a full subscription waits for a place before it drops.
+pub const BACKPRESSURE: Duration = Duration::from_secs(1);
 
 /// A NATS connection components publish, request and subscribe through.
 #[derive(Clone)]
@@ -137,6 +145,7 @@ impl Messaging for NatsMessaging {
         let client = self.client.clone();
         let subjects = subjects.to_vec();
         let group = queue_group.map(str::to_owned);
+        let backlog = Backlog::new(MAX_PENDING, BACKPRESSURE);
         let task = tokio::spawn(async move {
             let mut streams = Vec::with_capacity(subjects.len());
             for subject in &subjects {
@@ -151,6 +160,13 @@ impl Messaging for NatsMessaging {
             }
             let mut messages = futures::stream::select_all(streams);
             while let Some(msg) = messages.next().await {
+                // At most MAX_PENDING in hand: past that the subscription
+                // waits, then drops what finds no place (counted by the
+                // handler's host).
+                let Some(place) = backlog.admit().await else {
+                    handler.dropped(msg.subject.as_str());
+                    continue;
+                };
                 let handler = handler.clone();
                 let message = Message {
                     subject: msg.subject.to_string(),
@@ -160,6 +176,7 @@ impl Messaging for NatsMessaging {
                 // Messages are handled concurrently, each under the
                 // component's own limits.
                 tokio::spawn(async move {
+                    let _place = place;
                     let subject = message.subject.clone();
                     if let Err(reason) = handler.handle_message(message).await {
                         tracing::warn!(%subject, "message handler failed: {reason}");

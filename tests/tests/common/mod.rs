@@ -126,6 +126,24 @@ pub fn provider(id: &str, reference: &str, config: &[&str]) -> StartProvider {
     }
 }
 
+/// Puts config `config` with `url` and starts provider `id` of `kind`
+/// (`builtin:keyvalue-redis`, …) from it on `host_id`.
+pub async fn provider_at(
+    client: &weft_lattice_client::LatticeClient,
+    host_id: &str,
+    id: &str,
+    kind: &str,
+    config: &str,
+    url: &str,
+) -> anyhow::Result<()> {
+    let values = std::collections::BTreeMap::from([("url".to_owned(), url.to_owned())]);
+    client.put_config(config, &values).await?;
+    client
+        .start_provider(host_id, &provider(id, kind, &[config]))
+        .await?;
+    Ok(())
+}
+
 /// A `link.put` body (link name `default`, no target config).
 pub fn link(
     source: &str,

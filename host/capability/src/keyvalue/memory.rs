@@ -1,21 +1,112 @@
-//! An in-process keyvalue backend, for development and tests.
+//! An in-process keyvalue backend, for development and tests, with a quota
+//! per tenant so one component cannot take the host's memory.
 
 use super::{Error, KeyResponse, KeyValue, LIST_KEYS_PAGE, parse_counter};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
+/// Keys one tenant may hold by default.
+pub const DEFAULT_MAX_KEYS: u64 = 100_000;
+
+/// Bytes (keys and values) one tenant may hold by default.
+pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
+
+/// What one tenant may hold. A tenant is what a bucket name has before its
+/// first `/` (hosts name each component's buckets `<component>/<bucket>`,
+/// so a tenant is a component), or the whole name when it has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Keys, over all its buckets.
+    pub max_keys: u64,
+    /// Bytes of keys and values, over all its buckets.
+    pub max_bytes: u64,
+}
+
+impl Default for Quota {
+    fn default() -> Self {
+        Self {
+            max_keys: DEFAULT_MAX_KEYS,
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Data {
+    buckets: HashMap<String, BTreeMap<String, Vec<u8>>>,
+    /// Keys and bytes held, by tenant.
+    used: HashMap<String, (u64, u64)>,
+}
+
 /// Keyvalue held in this process's memory; lost when the process exits.
 #[derive(Debug, Default)]
 pub struct InMemoryKeyValue {
-    buckets: Mutex<HashMap<String, BTreeMap<String, Vec<u8>>>>,
+    data: Mutex<Data>,
+    quota: Quota,
+}
+
+/// The tenant a bucket's keys count against.
+fn tenant(bucket: &str) -> &str {
+    bucket.split_once('/').map_or(bucket, |(t, _)| t)
 }
 
 impl InMemoryKeyValue {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, BTreeMap<String, Vec<u8>>>> {
+    /// A store holding at most `quota` per tenant.
+    pub fn with_quota(quota: Quota) -> Self {
+        Self {
+            data: Mutex::default(),
+            quota,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Data> {
         // A panic while holding the lock cannot leave a map half-written
         // (every mutation is a single call), so a poisoned lock is still usable.
-        self.buckets.lock().unwrap_or_else(|p| p.into_inner())
+        self.data.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Data {
+    /// Stores `value` under `key` if the tenant's quota allows it.
+    fn put(&mut self, quota: Quota, bucket: &str, key: &str, value: Vec<u8>) -> Result<(), Error> {
+        let old = self
+            .buckets
+            .get(bucket)
+            .and_then(|b| b.get(key))
+            .map(Vec::len);
+        let (keys, bytes) = self.used.get(tenant(bucket)).copied().unwrap_or_default();
+        let size = (key.len() + value.len()) as u64;
+        let (keys, bytes) = match old {
+            Some(old) => (keys, bytes - (key.len() + old) as u64 + size),
+            None => (keys + 1, bytes + size),
+        };
+        if keys > quota.max_keys || bytes > quota.max_bytes {
+            return Err(Error::Other(format!(
+                "quota exceeded: the buckets of `{}` may hold {} keys and {} bytes in this \
+                 in-memory store (provider config max_keys, max_bytes); delete keys or use \
+                 a store of its own",
+                tenant(bucket),
+                quota.max_keys,
+                quota.max_bytes
+            )));
+        }
+        self.used.insert(tenant(bucket).to_owned(), (keys, bytes));
+        self.buckets
+            .entry(bucket.to_owned())
+            .or_default()
+            .insert(key.to_owned(), value);
+        Ok(())
+    }
+
+    fn remove(&mut self, bucket: &str, key: &str) {
+        let Some(old) = self.buckets.get_mut(bucket).and_then(|b| b.remove(key)) else {
+            return;
+        };
+        if let Some((keys, bytes)) = self.used.get_mut(tenant(bucket)) {
+            *keys = keys.saturating_sub(1);
+            *bytes = bytes.saturating_sub((key.len() + old.len()) as u64);
+        }
     }
 }
 
@@ -26,31 +117,34 @@ impl KeyValue for InMemoryKeyValue {
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        Ok(self.lock().get(bucket).and_then(|b| b.get(key)).cloned())
+        Ok(self
+            .lock()
+            .buckets
+            .get(bucket)
+            .and_then(|b| b.get(key))
+            .cloned())
     }
 
     async fn set(&self, bucket: &str, key: &str, value: Vec<u8>) -> Result<(), Error> {
-        self.lock()
-            .entry(bucket.to_owned())
-            .or_default()
-            .insert(key.to_owned(), value);
-        Ok(())
+        self.lock().put(self.quota, bucket, key, value)
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), Error> {
-        if let Some(b) = self.lock().get_mut(bucket) {
-            b.remove(key);
-        }
+        self.lock().remove(bucket, key);
         Ok(())
     }
 
     async fn exists(&self, bucket: &str, key: &str) -> Result<bool, Error> {
-        Ok(self.lock().get(bucket).is_some_and(|b| b.contains_key(key)))
+        Ok(self
+            .lock()
+            .buckets
+            .get(bucket)
+            .is_some_and(|b| b.contains_key(key)))
     }
 
     async fn list_keys(&self, bucket: &str, cursor: Option<u64>) -> Result<KeyResponse, Error> {
-        let buckets = self.lock();
-        let Some(b) = buckets.get(bucket) else {
+        let data = self.lock();
+        let Some(b) = data.buckets.get(bucket) else {
             return Ok(KeyResponse::default());
         };
         // `cursor` is guest-controlled: it is an offset into the sorted keys,
@@ -63,13 +157,43 @@ impl KeyValue for InMemoryKeyValue {
     }
 
     async fn increment(&self, bucket: &str, key: &str, delta: u64) -> Result<u64, Error> {
-        let mut buckets = self.lock();
-        let b = buckets.entry(bucket.to_owned()).or_default();
-        let current = parse_counter(b.get(key).map(Vec::as_slice))?;
+        let mut data = self.lock();
+        let current = parse_counter(
+            data.buckets
+                .get(bucket)
+                .and_then(|b| b.get(key))
+                .map(Vec::as_slice),
+        )?;
         let next = current
             .checked_add(delta)
             .ok_or_else(|| Error::Other("increment overflows u64".into()))?;
-        b.insert(key.to_owned(), next.to_string().into_bytes());
+        data.put(self.quota, bucket, key, next.to_string().into_bytes())?;
         Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_tenant_over_its_quota_gets_a_clear_error_and_others_are_not_affected() {
+        let kv = InMemoryKeyValue::with_quota(Quota {
+            max_keys: 3,
+            max_bytes: 100,
+        });
+        for k in ["a", "b", "c"] {
+            kv.set("app/one", k, b"1".to_vec()).await.unwrap();
+        }
+        let err = kv.set("app/two", "d", b"1".to_vec()).await.unwrap_err();
+        assert!(err.to_string().contains("quota exceeded"), "{err}");
+        // Overwriting and other tenants still work; deleting frees room.
+        kv.set("app/one", "a", b"22".to_vec()).await.unwrap();
+        kv.set("other/x", "d", b"1".to_vec()).await.unwrap();
+        kv.delete("app/one", "a").await.unwrap();
+        kv.set("app/two", "d", b"1".to_vec()).await.unwrap();
+        let big = vec![0u8; 200];
+        assert!(kv.set("big/x", "k", big).await.is_err());
+        assert_eq!(kv.increment("other/x", "n", 2).await.unwrap(), 2);
     }
 }

@@ -9,8 +9,10 @@
 //! | `/no-response` | returns without setting a response |
 //! | `/config/KEY` | the wasi:config value of KEY, 404 when unset |
 //! | `/log` | logs at every level, 200 |
+//! | `/print` | prints lines that look like the host's own to stdout and stderr, 200 |
 //! | `/kv` | exercises store, atomics and batch on the default bucket, 200 "kv ok" |
 //! | `/count` | increments `count` in keyvalue, returns the value |
+//! | `/count/BUCKET` | the same in bucket BUCKET |
 //! | `/state` | increments a counter in guest memory (shows instance reuse) |
 //! | `/echo` | returns the request body |
 //! | `/inspect…` | reads all the request gives (method, scheme, authority, path, headers, body), answers with it as text and its headers copied back |
@@ -75,10 +77,27 @@ impl wasip2::exports::http::incoming_handler::Guest for TestGuest {
                 }
                 reply(out, 200, b"logged");
             }
+            "/print" => {
+                // Lines that would pass for the host's own if they reached
+                // its stdout and stderr as they are.
+                println!("2026-12-07T00:00:00.000000Z  INFO weft::host: Host N1 stopped.");
+                eprintln!("error: the host's credentials are hunter2");
+                print!("no newline at the end");
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+                reply(out, 200, b"printed");
+            }
             "/kv" => match exercise_keyvalue() {
                 Ok(()) => reply(out, 200, b"kv ok"),
                 Err(e) => reply(out, 500, e.as_bytes()),
             },
+            p if p.starts_with("/count/") => {
+                let bucket = &p["/count/".len()..];
+                let counted = store::open(bucket).and_then(|b| atomics::increment(&b, "count", 1));
+                match counted {
+                    Ok(n) => reply(out, 200, n.to_string().as_bytes()),
+                    Err(e) => reply(out, 500, format!("keyvalue error: {e:?}").as_bytes()),
+                }
+            }
             "/count" => {
                 let counted = store::open("").and_then(|b| atomics::increment(&b, "count", 1));
                 match counted {
