@@ -101,6 +101,19 @@ pub struct HostArgs {
     #[arg(long)]
     pub no_reconciler: bool,
 
+    /// Where `builtin:messaging-nats` connects unless its config says
+    /// `url`: the NATS account of the apps' messaging, kept apart from the
+    /// lattice's (e.g. nats://apps:PASSWORD@127.0.0.1:4222; `weft up` sets
+    /// it). Default: the lattice's server, one account (the provider still
+    /// refuses the lattice's subjects; docs/security.md).
+    #[arg(
+        long,
+        env = "WEFT_APPS_NATS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub apps_nats: Option<String>,
+
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -126,11 +139,18 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
         .with_provider_kind("builtin:keyvalue-nats", Arc::new(NatsKeyValueKind))
         .with_provider_kind("builtin:http-server", Arc::new(HttpServerKind))
         .with_provider_kind("builtin:http-client", Arc::new(HttpClientKind))
-        // Without a `url` in its config, messaging uses the lattice's NATS
-        // server (anonymously; give `url` when that needs credentials).
+        // Without a `url` in its config, messaging uses the apps' account
+        // (--apps-nats), else the lattice's NATS server anonymously.
         .with_provider_kind(
             "builtin:messaging-nats",
-            Arc::new(NatsMessagingKind::new(Some(lattice.nats.clone())).with_reserved(reserved)),
+            Arc::new(
+                NatsMessagingKind::new(Some(
+                    args.apps_nats
+                        .clone()
+                        .unwrap_or_else(|| lattice.nats.clone()),
+                ))
+                .with_reserved(reserved),
+            ),
         );
     if let Some(dir) = args.cache_dir.clone().or_else(default_cache_dir) {
         builder = builder.with_cache_dir(dir);

@@ -178,3 +178,48 @@ impl LatticeArgs {
         Ok(LatticeClient::new(nats, subjects).with_timeout(self.timeout))
     }
 }
+
+/// Where components' messaging runs, for commands that speak to them
+/// (`weft msg`, `weft spy --component`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Lattice")]
+pub struct AppsNatsArgs {
+    /// The NATS account components' messaging runs in, as a URL with its
+    /// credentials (nats://apps:PASSWORD@host:4222). Default: the one
+    /// `weft up` started at --nats, else --nats itself.
+    #[arg(
+        long,
+        env = "WEFT_APPS_NATS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub apps_nats: Option<String>,
+}
+
+impl AppsNatsArgs {
+    /// Connects as `name` where components' messages are: the data plane,
+    /// with an inbox components may answer.
+    pub async fn connect(
+        &self,
+        lattice: &LatticeArgs,
+        name: &str,
+    ) -> anyhow::Result<async_nats::Client> {
+        let apps = self
+            .apps_nats
+            .clone()
+            .or_else(|| crate::up::apps_url(&lattice.nats));
+        match apps {
+            Some(url) => connect_to(
+                Plane::Data,
+                &url,
+                &NatsAuth::None,
+                lattice.nats_ca.as_deref(),
+                name,
+                lattice.timeout,
+            )
+            .await
+            .context("could not connect to the apps' NATS account (--apps-nats)"),
+            None => lattice.connect_to(Plane::Data, name).await,
+        }
+    }
+}

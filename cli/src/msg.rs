@@ -1,7 +1,8 @@
-//! `weft msg pub|request`: send a message on the lattice's NATS server, as a
-//! messaging component would receive it (e.g. "ping" to pingpong).
+//! `weft msg pub|request`: send a message where messaging components
+//! listen (e.g. "ping" to pingpong): the apps' NATS account (`--apps-nats`,
+//! or the one `weft up` started), else the lattice's server.
 
-use crate::lattice::{LatticeArgs, Output};
+use crate::lattice::{AppsNatsArgs, LatticeArgs, Output};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::time::Duration;
@@ -10,13 +11,20 @@ use std::time::Duration;
 pub const EXAMPLES: &str = "Examples:
   weft msg request weft.ping ping --lattice demo      # prints the reply, e.g. `pong 1`
   weft msg pub jobs.new '{\"id\":7}' --lattice demo
-  weft msg request weft.ping ping --wait 2s -o json";
+  weft msg request weft.ping ping --wait 2s -o json
+  weft msg request weft.ping ping --apps-nats nats://apps:PASSWORD@10.0.0.5:4222
+
+After `weft up`, messages go to the apps' account of the nats-server it
+started (its URL is in ~/.local/state/weft/apps-nats), where components'
+messaging runs, apart from the lattice's own subjects.";
 
 /// Arguments of `weft msg`.
 #[derive(Debug, Args)]
 pub struct MsgArgs {
     #[command(subcommand)]
     what: What,
+    #[command(flatten)]
+    apps: AppsNatsArgs,
     #[command(flatten)]
     lattice: LatticeArgs,
 }
@@ -44,11 +52,8 @@ enum What {
 
 /// Runs `weft msg`.
 pub async fn msg(args: MsgArgs) -> anyhow::Result<()> {
-    // The data plane's inbox: components may answer it.
-    let nats = args
-        .lattice
-        .connect_to(weft_lattice_nats::Plane::Data, "weft msg")
-        .await?;
+    // The data plane, with its inbox: components may answer it.
+    let nats = args.apps.connect(&args.lattice, "weft msg").await?;
     match args.what {
         What::Pub { subject, body } => {
             nats.publish(subject.clone(), body.into_bytes().into())

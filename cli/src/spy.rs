@@ -3,7 +3,7 @@
 //! subscriptions deliver to it (`message`), the messages it sends (`sent`,
 //! copied by its host while the spy runs) and the calls made to it (`call`).
 
-use crate::lattice::{LatticeArgs, Output};
+use crate::lattice::{AppsNatsArgs, LatticeArgs, Output};
 use crate::run::wait_for_shutdown;
 use clap::Args;
 use futures::StreamExt;
@@ -30,6 +30,8 @@ pub struct SpyArgs {
     /// Stop after this many lines.
     #[arg(long, value_name = "N")]
     count: Option<usize>,
+    #[command(flatten)]
+    apps: AppsNatsArgs,
     #[command(flatten)]
     lattice: LatticeArgs,
 }
@@ -158,9 +160,11 @@ pub async fn spy(args: SpyArgs) -> anyhow::Result<()> {
                 tokio::time::sleep(std::time::Duration::from_secs(5)).await;
             }
         });
+        // Its subscriptions are on the apps' account.
+        let apps = args.apps.connect(&args.lattice, "weft spy").await?;
         for subject in subscriptions(&args.lattice, id).await {
             streams.push(
-                nats.subscribe(subject)
+                apps.subscribe(subject)
                     .await?
                     .map(|m| ("message", m))
                     .boxed(),

@@ -3,6 +3,14 @@
 //! only, data under the user's state dir) and runs a host in the same
 //! process; `--detached` does so in the background with a pid file and a
 //! log. `down` stops what `up` started, and only that.
+//!
+//! The nats-server `up` starts has two accounts with nothing exported
+//! between them: `WEFT`, the lattice's (control, events, JetStream; what
+//! clients without credentials get, so `weft` and `wash` work as before),
+//! and `APPS`, where components' messaging runs (`builtin:messaging-nats`
+//! connects there; its URL, password included, is kept in the state dir
+//! for `weft msg`). A component can reach no lattice subject even in
+//! principle.
 
 use crate::host::{HostArgs, host};
 use anyhow::Context;
@@ -134,8 +142,59 @@ async fn nats_answers(url: &str) -> bool {
         .is_ok_and(|c| c.is_ok())
 }
 
-/// Starts nats-server with JetStream on `port` (loopback), data in `dir`.
-async fn start_nats(port: u16, dir: &Path) -> anyhow::Result<tokio::process::Child> {
+/// Where `weft up` keeps the URL of its nats-server's apps account (with
+/// the account's password; readable by the user only).
+fn apps_file() -> anyhow::Result<PathBuf> {
+    Ok(state_dir()?.join("apps-nats"))
+}
+
+/// The URL of the apps' account of the nats-server a running `weft up`
+/// started at `nats`, if one did: where components' messaging is.
+pub fn apps_url(nats: &str) -> Option<String> {
+    let running = read_running().ok()??;
+    if running.nats != nats {
+        return None;
+    }
+    let url = std::fs::read_to_string(apps_file().ok()?).ok()?;
+    Some(url.trim().to_owned()).filter(|u| !u.is_empty())
+}
+
+/// Writes `text` to `path`, readable and writable by the user only.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The nats-server config of `weft up`: loopback `port`, JetStream in
+/// `store`, the lattice's account (anonymous clients land there) and the
+/// apps' account, nothing shared between them.
+fn nats_config(port: u16, store: &Path, lattice_password: &str, apps_password: &str) -> String {
+    let store = serde_json::to_string(&store.display().to_string()).unwrap_or_default();
+    format!(
+        "# Written by `weft up`; changed on every start.\n\
+         listen: 127.0.0.1:{port}\n\
+         jetstream {{ store_dir: {store} }}\n\
+         accounts {{\n  \
+           WEFT: {{ jetstream: enabled, users: [ {{ user: weft, password: \"{lattice_password}\" }} ] }}\n  \
+           APPS: {{ users: [ {{ user: apps, password: \"{apps_password}\" }} ] }}\n\
+         }}\n\
+         no_auth_user: weft\n"
+    )
+}
+
+/// Starts nats-server with JetStream on `port` (loopback), data in `dir`,
+/// with the lattice's and the apps' accounts; returns it and the apps'
+/// URL.
+async fn start_nats(port: u16, dir: &Path) -> anyhow::Result<(tokio::process::Child, String)> {
     let binary = [
         "nats-server",
         "/usr/sbin/nats-server",
@@ -155,10 +214,26 @@ async fn start_nats(port: u16, dir: &Path) -> anyhow::Result<tokio::process::Chi
              nats-server (sudo apt-get install nats-server), or point --nats at a running server",
     )?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let store = dir.join("jetstream");
+    // The lattice's state of a `weft up` from before the two accounts was
+    // in the server's global account: it moves to the lattice's.
+    let (global, lattice) = (store.join("jetstream/$G"), store.join("jetstream/WEFT"));
+    if global.is_dir() && !lattice.exists() {
+        std::fs::rename(&global, &lattice)
+            .with_context(|| format!("moving {} to {}", global.display(), lattice.display()))?;
+    }
+    let secret = || uuid::Uuid::new_v4().simple().to_string();
+    let apps_password = secret();
+    let config = dir.join("nats.conf");
+    write_private(
+        &config,
+        &nats_config(port, &store, &secret(), &apps_password),
+    )?;
+    let apps = format!("nats://apps:{apps_password}@127.0.0.1:{port}");
     let log = std::fs::File::create(dir.join("nats-server.log"))?;
     let child = tokio::process::Command::new(binary)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(dir.join("jetstream"))
+        .arg("-c")
+        .arg(&config)
         .stdout(Stdio::null())
         .stderr(log)
         .kill_on_drop(true)
@@ -176,11 +251,11 @@ async fn start_nats(port: u16, dir: &Path) -> anyhow::Result<tokio::process::Chi
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Ok(child)
+    Ok((child, apps))
 }
 
 /// Runs `weft up`.
-pub async fn up(args: UpArgs) -> anyhow::Result<()> {
+pub async fn up(mut args: UpArgs) -> anyhow::Result<()> {
     if let Some(addr) = args.dashboard {
         let token = args.dashboard_token.as_deref().filter(|t| !t.is_empty());
         crate::ui::guard::check_token_strength(addr, token).map_err(crate::Usage)?;
@@ -200,8 +275,19 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
                 "no NATS server answers at {url}; `weft up` starts one only on a loopback address (nats://127.0.0.1:PORT)"
             );
         };
-        eprintln!("Starting nats-server on 127.0.0.1:{port} (JetStream)…");
-        nats = Some(start_nats(port, &state_dir()?.join("nats")).await?);
+        eprintln!(
+            "Starting nats-server on 127.0.0.1:{port} (JetStream; the lattice and the apps' \
+             messaging in accounts of their own)…"
+        );
+        let (child, apps) = start_nats(port, &state_dir()?.join("nats")).await?;
+        nats = Some(child);
+        let file = apps_file()?;
+        write_private(&file, &apps)?;
+        eprintln!(
+            "Components' messaging runs in the account APPS; its URL is in {} (weft msg uses it).",
+            file.display()
+        );
+        args.host.apps_nats.get_or_insert(apps);
     }
     let running = Running {
         pid: std::process::id(),
@@ -241,6 +327,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         let _ = nats.wait().await;
     }
     let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(apps_file()?);
     result
 }
 
@@ -344,6 +431,7 @@ pub async fn down(args: DownArgs) -> anyhow::Result<()> {
         stop_pid(running.nats_pid, Duration::from_secs(5)).await;
     }
     let _ = std::fs::remove_file(pid_file()?);
+    let _ = std::fs::remove_file(apps_file()?);
     println!(
         "Weft is down (pid {}{}).",
         running.pid,

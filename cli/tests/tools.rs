@@ -306,9 +306,20 @@ async fn up_start_call_inspect_spy_down_leaves_nothing_behind() -> anyhow::Resul
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    user.ok(&["msg", "request", "tools.ping", "ping"]).await?;
-    let out = tokio::time::timeout(Duration::from_secs(20), spy).await???;
+    // Ping until the spy has seen what it waits for (it may still be
+    // subscribing when the first pings go out).
+    net::wait_for(
+        "the spy to see a ping and its pong",
+        Duration::from_secs(30),
+        || async {
+            user.ok(&["msg", "request", "tools.ping", "ping"])
+                .await
+                .ok()?;
+            spy.is_finished().then_some(())
+        },
+    )
+    .await?;
+    let out = spy.await??;
     let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(serde_json::from_str)
@@ -350,6 +361,109 @@ async fn up_start_call_inspect_spy_down_leaves_nothing_behind() -> anyhow::Resul
     );
     let (code, stdout, _) = user.weft(&["down"]).await?;
     assert!(code == 0 && stdout.contains("not up"), "{stdout}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_runs_the_apps_messaging_in_an_account_of_its_own() -> anyhow::Result<()> {
+    let user = User::new()?;
+    user.ok(&["up", "--detached", "--allow-file-load"]).await?;
+    let pingpong = format!("file://{}", guests::path("pingpong")?.display());
+    user.ok(&["start", "component", &pingpong, "pingpong"])
+        .await?;
+    user.ok(&["start", "provider", "builtin:keyvalue-memory", "kv"])
+        .await?;
+    user.ok(&["start", "provider", "builtin:messaging-nats", "nats"])
+        .await?;
+    user.ok(&["config", "put", "pings", "subscriptions=weft.ping"])
+        .await?;
+    for link in [
+        &[
+            "pingpong",
+            "kv",
+            "wasi",
+            "keyvalue",
+            "--interface",
+            "store",
+            "--interface",
+            "atomics",
+        ][..],
+        &[
+            "pingpong",
+            "nats",
+            "wasmcloud",
+            "messaging",
+            "--interface",
+            "consumer",
+        ],
+        &[
+            "nats",
+            "pingpong",
+            "wasmcloud",
+            "messaging",
+            "--interface",
+            "handler",
+            "--source-config",
+            "pings",
+        ],
+    ] {
+        let mut args = vec!["link", "put"];
+        args.extend_from_slice(link);
+        user.ok(&args).await?;
+    }
+    // `weft msg` finds the apps' account on its own.
+    let pong = net::wait_for("pong from weft msg", Duration::from_secs(30), || async {
+        let (code, out, _) = user
+            .weft(&["msg", "request", "weft.ping", "ping", "--wait", "2s"])
+            .await
+            .ok()?;
+        (code == 0).then(|| out.trim().to_owned())
+    })
+    .await?;
+    assert_eq!(pong, "pong 1");
+
+    // The two accounts share nothing: from the apps' account no lattice
+    // subject answers, and from the lattice's no component does.
+    let apps_url = std::fs::read_to_string(user.state().join("weft").join("apps-nats"))?;
+    // async-nats reads no credentials from a URL: pass them on.
+    let (name, password) = weft_capability::provider::url_credentials(apps_url.trim())
+        .ok_or_else(|| anyhow::anyhow!("no credentials in {apps_url}"))?;
+    let apps = async_nats::ConnectOptions::with_user_and_password(name, password)
+        .connect(apps_url.trim())
+        .await?;
+    for subject in [
+        "wasmbus.ctl.v1.tools.host.ping",
+        "wadm.api.tools.model.list",
+    ] {
+        let answer = tokio::time::timeout(
+            Duration::from_secs(5),
+            apps.request(subject.to_owned(), "{}".into()),
+        )
+        .await?;
+        assert!(
+            answer.is_err(),
+            "{subject} answered the apps' account: {answer:?}"
+        );
+    }
+    // The server itself answers JetStream requests: the apps' account has
+    // no JetStream, so no way to the lattice's state.
+    let js = apps
+        .request("$JS.API.STREAM.INFO.KV_weft_tools_links", "".into())
+        .await?;
+    let said = String::from_utf8_lossy(&js.payload);
+    assert!(said.contains("not enabled for account"), "{said}");
+    let lattice = async_nats::connect(user.nats.as_str()).await?;
+    let answer = tokio::time::timeout(
+        Duration::from_secs(5),
+        lattice.request("weft.ping", "ping".into()),
+    )
+    .await?;
+    assert!(
+        answer.is_err(),
+        "a component answered in the lattice's account"
+    );
+    user.ok(&["down"]).await?;
+    assert!(!user.state().join("weft").join("apps-nats").exists());
     Ok(())
 }
 

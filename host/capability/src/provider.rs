@@ -139,6 +139,37 @@ pub fn only_keys(config: &BTreeMap<String, String>, known: &[&str]) -> Result<()
     }
 }
 
+/// The user and password a URL (or the first of a comma-separated list)
+/// carries before its `@`, percent-decoded: `nats://apps:s%40cret@h:4222`
+/// gives `("apps", "s@cret")`. NATS clients do not read them from the URL
+/// themselves (async-nats 0.51 ignores them), so connections pass them on.
+pub fn url_credentials(url: &str) -> Option<(String, String)> {
+    let first = url.split(',').next()?.trim();
+    let start = first.find("://").map_or(0, |i| i + 3);
+    let end = first[start..].find('/').map_or(first.len(), |i| start + i);
+    let (userinfo, _) = first[start..end].rsplit_once('@')?;
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    Some((percent_decode(user)?, percent_decode(password)?))
+}
+
+/// `%XX` escapes decoded; `None` for a malformed escape or non-UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// `url` (or a comma-separated list of URLs) fit for an error or a log:
 /// the user and password before an `@` are replaced by `***`.
 pub fn redacted(url: &str) -> String {
@@ -204,6 +235,21 @@ mod tests {
         ] {
             assert_eq!(redacted(url), shown, "{url}");
         }
+    }
+
+    #[test]
+    fn credentials_come_out_of_urls_decoded() {
+        assert_eq!(
+            url_credentials("nats://apps:s%40cret@127.0.0.1:4222"),
+            Some(("apps".into(), "s@cret".into()))
+        );
+        assert_eq!(
+            url_credentials("nats://u:p@a:4222,nats://b:4222"),
+            Some(("u".into(), "p".into()))
+        );
+        assert_eq!(url_credentials("nats://127.0.0.1:4222"), None);
+        assert_eq!(url_credentials("nats://h:4222/p@th"), None);
+        assert_eq!(url_credentials("nats://u:%zz@h"), None);
     }
 
     #[tokio::test]

@@ -109,6 +109,14 @@ pub async fn connect_to(
             source,
         });
     }
+    // Credentials in the URL (nats://user:password@host) count when no
+    // others are given: the client would ignore them.
+    let from_url = match auth {
+        NatsAuth::None => weft_capability::provider::url_credentials(url)
+            .map(|(user, password)| NatsAuth::UserPassword { user, password }),
+        _ => None,
+    };
+    let auth = from_url.as_ref().unwrap_or(auth);
     let mut options =
         match auth {
             NatsAuth::None => ConnectOptions::new(),

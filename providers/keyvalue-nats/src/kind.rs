@@ -52,7 +52,13 @@ impl ProviderKind for NatsKeyValueKind {
                     })?,
             },
         };
-        let nats = async_nats::connect(url.as_str()).await.map_err(|e| {
+        let options = match provider::url_credentials(url) {
+            Some((user, password)) => {
+                async_nats::ConnectOptions::with_user_and_password(user, password)
+            }
+            None => async_nats::ConnectOptions::new(),
+        };
+        let nats = options.connect(url.as_str()).await.map_err(|e| {
             let url = provider::redacted(url);
             provider::Error::Backend(format!("could not connect to NATS at {url}: {e}"))
         })?;

@@ -225,7 +225,13 @@ impl ProviderKind for NatsMessagingKind {
             .get("url")
             .or(self.default_url.as_ref())
             .ok_or_else(|| provider::Error::MissingKey("url".into()))?;
-        let client = async_nats::connect(url.as_str()).await.map_err(|e| {
+        let options = match provider::url_credentials(url) {
+            Some((user, password)) => {
+                async_nats::ConnectOptions::with_user_and_password(user, password)
+            }
+            None => async_nats::ConnectOptions::new(),
+        };
+        let client = options.connect(url.as_str()).await.map_err(|e| {
             let url = provider::redacted(url);
             provider::Error::Backend(format!("could not connect to NATS at {url}: {e}"))
         })?;
