@@ -100,7 +100,10 @@ fn parse_registry_auth(text: &str) -> Result<(String, Auth), String> {
         .split_once('=')
         .filter(|(h, s)| !h.is_empty() && !s.is_empty())
         .ok_or("expected HOST=USER:PASSWORD or HOST=TOKEN, e.g. ghcr.io=me:TOKEN")?;
-    let host = host.trim_start_matches("https://").trim_end_matches('/');
+    let host = host
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
     if host.contains('/') {
         return Err(format!(
             "`{host}` is not a registry host; name it as references do (ghcr.io, localhost:5000)"

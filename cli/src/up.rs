@@ -9,8 +9,10 @@
 //! clients without credentials get, so `weft` and `wash` work as before),
 //! and `APPS`, where components' messaging runs (`builtin:messaging-nats`
 //! connects there; its URL, password included, is kept in the state dir
-//! for `weft msg`). A component can reach no lattice subject even in
-//! principle.
+//! for `weft msg`). Components' messaging then cannot reach a lattice
+//! subject through NATS at all, refusals aside (a provider whose own config
+//! names this server's URL without credentials lands in the lattice's
+//! account: whoever writes provider configs is a lattice peer).
 
 use crate::host::{HostArgs, host};
 use anyhow::Context;

@@ -427,7 +427,8 @@ async fn up_runs_the_apps_messaging_in_an_account_of_its_own() -> anyhow::Result
     let apps_url = std::fs::read_to_string(user.state().join("weft").join("apps-nats"))?;
     // async-nats reads no credentials from a URL: pass them on.
     let (name, password) = weft_capability::provider::url_credentials(apps_url.trim())
-        .ok_or_else(|| anyhow::anyhow!("no credentials in {apps_url}"))?;
+        .and_then(|(name, password)| Some((name, password?)))
+        .ok_or_else(|| anyhow::anyhow!("no user and password in {apps_url}"))?;
     let apps = async_nats::ConnectOptions::with_user_and_password(name, password)
         .connect(apps_url.trim())
         .await?;

@@ -53,7 +53,7 @@ pub struct UiArgs {
     #[arg(long, default_value = "127.0.0.1:3030", value_name = "ADDR")]
     addr: SocketAddr,
     /// The token API calls must carry (default on loopback: none; elsewhere:
-    /// a random one of 256 bits, printed; one given for a dashboard off
+    /// a random one of 244 bits, printed; one given for a dashboard off
     /// loopback must have at least 32 characters, e.g. `openssl rand -hex 16`).
     #[arg(
         long,

@@ -139,17 +139,20 @@ pub fn only_keys(config: &BTreeMap<String, String>, known: &[&str]) -> Result<()
     }
 }
 
-/// The user and password a URL (or the first of a comma-separated list)
-/// carries before its `@`, percent-decoded: `nats://apps:s%40cret@h:4222`
-/// gives `("apps", "s@cret")`. NATS clients do not read them from the URL
+/// The credentials a URL (or the first of a comma-separated list) carries
+/// before its `@`, percent-decoded: `nats://apps:s%40cret@h:4222` gives
+/// `("apps", Some("s@cret"))`, `nats://TOKEN@h` gives `("TOKEN", None)`, a
+/// token by NATS's convention. NATS clients do not read them from the URL
 /// themselves (async-nats 0.51 ignores them), so connections pass them on.
-pub fn url_credentials(url: &str) -> Option<(String, String)> {
+pub fn url_credentials(url: &str) -> Option<(String, Option<String>)> {
     let first = url.split(',').next()?.trim();
     let start = first.find("://").map_or(0, |i| i + 3);
     let end = first[start..].find('/').map_or(first.len(), |i| start + i);
     let (userinfo, _) = first[start..end].rsplit_once('@')?;
-    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-    Some((percent_decode(user)?, percent_decode(password)?))
+    match userinfo.split_once(':') {
+        Some((user, password)) => Some((percent_decode(user)?, Some(percent_decode(password)?))),
+        None => Some((percent_decode(userinfo)?, None)),
+    }
 }
 
 /// `%XX` escapes decoded; `None` for a malformed escape or non-UTF-8.
@@ -241,11 +244,15 @@ mod tests {
     fn credentials_come_out_of_urls_decoded() {
         assert_eq!(
             url_credentials("nats://apps:s%40cret@127.0.0.1:4222"),
-            Some(("apps".into(), "s@cret".into()))
+            Some(("apps".into(), Some("s@cret".into())))
         );
         assert_eq!(
             url_credentials("nats://u:p@a:4222,nats://b:4222"),
-            Some(("u".into(), "p".into()))
+            Some(("u".into(), Some("p".into())))
+        );
+        assert_eq!(
+            url_credentials("nats://tok@h:4222"),
+            Some(("tok".into(), None))
         );
         assert_eq!(url_credentials("nats://127.0.0.1:4222"), None);
         assert_eq!(url_credentials("nats://h:4222/p@th"), None);

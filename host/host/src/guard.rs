@@ -47,6 +47,13 @@ impl Guard {
             *n
         };
         if n.is_power_of_two() {
+            // The reason may carry a guest's subject: one line, cut short.
+            let reason = reason.to_string();
+            let reason = weft_runtime::logging::printable(
+                reason
+                    .get(..reason.floor_char_boundary(300))
+                    .unwrap_or_default(),
+            );
             tracing::warn!(
                 component,
                 action,

@@ -122,6 +122,9 @@ impl MeteredMessaging {
         usage: Use,
         action: &'static str,
     ) -> Result<(), messaging::Error> {
+        // A malformed subject (spaces, newlines, wildcards) is refused as
+        // such, before anything could log it.
+        messaging::check_publish_subject(subject)?;
         self.guard.reserved.check(subject, usage).inspect_err(|e| {
             self.guard
                 .count("messaging_refused", &self.component, action, e);

@@ -6,7 +6,7 @@
 //! bucket also maps the default bucket (`""`, `default`) onto it, as
 //! wasmCloud's link config `bucket` does. Without either, the component
 //! has a namespace of its own: its bucket `b` is `<component id>/b` in the
-//! provider, so two apps on one Redis or NATS KV provider never read each
+//! provider (both parts with `%` and `/` escaped), so two apps on one Redis or NATS KV provider never read each
 //! other's keys.
 
 use std::borrow::Cow;
@@ -14,10 +14,21 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use weft_capability::keyvalue::{DEFAULT_BUCKET, Error};
 
+/// `part` with `%` and `/` escaped, so the first `/` of a namespaced bucket
+/// always ends the component's id: component `a` opening `b/default` is
+/// never component `a/b`'s `default`.
+fn escape(part: &str) -> Cow<'_, str> {
+    if part.contains(['%', '/']) {
+        Cow::Owned(part.replace('%', "%25").replace('/', "%2F"))
+    } else {
+        Cow::Borrowed(part)
+    }
+}
+
 /// A keyvalue link's reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Scope {
-    /// The component's own namespace (its id; ids have no `/`).
+    /// The component's own namespace (its id).
     Own(Arc<str>),
     /// Only these buckets, by name.
     Granted(Arc<[String]>),
@@ -45,7 +56,11 @@ impl Scope {
     /// normalised: `default` for `""`), or why the guest may not open it.
     pub(crate) fn bucket<'a>(&'a self, bucket: &'a str) -> Result<Cow<'a, str>, Error> {
         match self {
-            Self::Own(component) => Ok(Cow::Owned(format!("{component}/{bucket}"))),
+            Self::Own(component) => Ok(Cow::Owned(format!(
+                "{}/{}",
+                escape(component),
+                escape(bucket)
+            ))),
             Self::Granted(names) => {
                 if names.iter().any(|n| n == bucket) {
                     Ok(Cow::Borrowed(bucket))
@@ -82,8 +97,15 @@ mod tests {
         let b = Scope::of_link("app-b", &config(&[]));
         assert_eq!(a.bucket("default").unwrap(), "app-a/default");
         assert_ne!(a.bucket("x").unwrap(), b.bucket("x").unwrap());
-        // A guest's bucket name cannot climb out of the namespace.
-        assert_eq!(a.bucket("../app-b/x").unwrap(), "app-a/../app-b/x");
+        // A guest's bucket name cannot climb out of the namespace, nor
+        // into the namespace of a component whose id has a `/`.
+        assert_eq!(a.bucket("../app-b/x").unwrap(), "app-a/..%2Fapp-b%2Fx");
+        let nested = Scope::of_link("app-a/b", &config(&[]));
+        assert_ne!(
+            a.bucket("b/default").unwrap(),
+            nested.bucket("default").unwrap()
+        );
+        assert_eq!(nested.bucket("default").unwrap(), "app-a%2Fb/default");
     }
 
     #[test]

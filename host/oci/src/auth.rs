@@ -54,6 +54,17 @@ impl Auth {
     }
 }
 
+/// A registry name as credentials are kept under: lower case, and Docker
+/// Hub's names (`docker.io`, `registry-1.docker.io`) as references resolve
+/// them (`index.docker.io`).
+fn normalized(registry: &str) -> String {
+    let registry = registry.trim().to_ascii_lowercase();
+    match registry.as_str() {
+        "docker.io" | "registry-1.docker.io" => "index.docker.io".to_owned(),
+        _ => registry,
+    }
+}
+
 /// Where `docker login` keeps credentials: `$DOCKER_CONFIG/config.json`, or
 /// `~/.docker/config.json`.
 pub fn docker_config_path() -> Option<PathBuf> {
@@ -83,7 +94,7 @@ impl Credentials {
     /// Uses `auth` for `registry` (`host[:port]`, as references name it),
     /// and for no other.
     pub fn with_registry(mut self, registry: impl Into<String>, auth: Auth) -> Self {
-        self.given.insert(registry.into(), auth);
+        self.given.insert(normalized(&registry.into()), auth);
         self
     }
 
@@ -106,11 +117,13 @@ impl Credentials {
         self.put
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(registry.to_owned(), auth);
+            .insert(normalized(registry), auth);
     }
 
     /// The credentials to use with `registry` (`host[:port]`).
     pub fn for_registry(&self, registry: &str) -> Auth {
+        let registry = normalized(registry);
+        let registry = registry.as_str();
         if let Some(auth) = self
             .put
             .read()
@@ -163,7 +176,7 @@ fn parse_docker_config(text: &str) -> Result<HashMap<String, Auth>, String> {
         } else {
             Auth::from_parts(field("username"), field("password"), None)
         };
-        out.insert(host, auth);
+        out.insert(normalized(&host), auth);
     }
     Ok(out)
 }
@@ -197,6 +210,11 @@ mod tests {
         assert_eq!(creds.for_registry("r:1"), Auth::Bearer("given".into()));
         assert_eq!(creds.for_registry("r:2"), Auth::Anonymous);
         assert_eq!(creds.for_registry("r"), Auth::Anonymous);
+        let hub = Credentials::new().with_registry("Docker.io", Auth::Bearer("hub".into()));
+        assert_eq!(
+            hub.for_registry("index.docker.io"),
+            Auth::Bearer("hub".into())
+        );
         creds.put(
             "r:1",
             Auth::Basic {

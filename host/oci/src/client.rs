@@ -128,19 +128,33 @@ pub(crate) fn is_insecure(registry: &str, allowed: &[String]) -> bool {
     is_loopback(&host) || allowed.iter().any(|a| a == registry || *a == host)
 }
 
-fn build(redirects: reqwest::redirect::Policy) -> Result<reqwest::Client, String> {
+fn build(redirects: reqwest::redirect::Policy, total: Duration) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .read_timeout(Duration::from_secs(60))
+        // A registry that sends a byte a minute holds nothing for long.
+        .timeout(total)
         .redirect(redirects)
         .build()
         .map_err(|e| format!("no HTTP client for registries: {e}"))
 }
 
-/// Whether a URL may be fetched at all: HTTPS, or plain HTTP on loopback.
-fn transport_ok(url: &reqwest::Url) -> bool {
+/// The host of `url`, lower case, without IPv6 brackets.
+fn url_host(url: &reqwest::Url) -> String {
+    url.host_str()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_ascii_lowercase()
+}
+
+/// Whether `url` may be fetched for a registry on host `from`: HTTPS, or
+/// plain HTTP on loopback; loopback only for a registry on loopback (a
+/// remote registry must not make a host fetch its own local services).
+fn transport_ok(url: &reqwest::Url, from: &str) -> bool {
+    if is_loopback(&url_host(url)) {
+        return is_loopback(from);
+    }
     url.scheme() == "https"
-        || is_loopback(url.host_str().unwrap_or_default().trim_matches(['[', ']']))
 }
 
 impl Clients {
@@ -149,16 +163,20 @@ impl Clients {
         // one the rest of Weft uses (a second provider makes rustls panic).
         let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
         let same_host = reqwest::redirect::Policy::custom(|attempt| {
-            let first = attempt.previous().first().and_then(|u| u.host_str());
-            let same = first == attempt.url().host_str();
-            if same && transport_ok(attempt.url()) && attempt.previous().len() <= MAX_REDIRECTS {
+            let first = attempt.previous().first().map(url_host).unwrap_or_default();
+            let same = first == url_host(attempt.url());
+            if same
+                && transport_ok(attempt.url(), &first)
+                && attempt.previous().len() <= MAX_REDIRECTS
+            {
                 attempt.follow()
             } else {
                 attempt.stop()
             }
         });
         let anywhere = reqwest::redirect::Policy::custom(|attempt| {
-            if transport_ok(attempt.url()) && attempt.previous().len() <= MAX_REDIRECTS {
+            let first = attempt.previous().first().map(url_host).unwrap_or_default();
+            if transport_ok(attempt.url(), &first) && attempt.previous().len() <= MAX_REDIRECTS {
                 attempt.follow()
             } else {
                 attempt.stop()
@@ -167,8 +185,8 @@ impl Clients {
         Self {
             insecure,
             made: Mutex::default(),
-            direct: build(same_host),
-            blobs: build(anywhere),
+            direct: build(same_host, Duration::from_secs(60)),
+            blobs: build(anywhere, Duration::from_secs(15 * 60)),
         }
     }
 
@@ -300,9 +318,10 @@ impl Clients {
         };
         let url = reqwest::Url::parse(realm)
             .map_err(|_| refused(format!("its token realm `{realm}` is not a URL")))?;
-        if !transport_ok(&url) {
+        if !transport_ok(&url, &registry_host(registry)) {
             return Err(refused(format!(
-                "its token realm {realm} is neither HTTPS nor on loopback"
+                "its token realm {realm} is neither HTTPS nor, beside a loopback registry, on \
+                 loopback"
             )));
         }
         if *presented != Presented::Nothing

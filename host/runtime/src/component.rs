@@ -406,7 +406,7 @@ impl Component {
     /// that calls itself through another with one slot fails at its
     /// deadline instead of waiting for ever.
     pub(crate) async fn admit(&self, deadline: Instant) -> Result<Admitted<'_>, Refused> {
-        if !self.fairness.admit(deadline).await {
+        if !self.fairness.admit(deadline).await || Instant::now() >= deadline {
             return Err(Refused::Late);
         }
         let active = self.active();

@@ -95,7 +95,7 @@ impl Source {
         }
         let component = &*self.component;
         let context = which.name();
-        let message = truncate(line, MAX_MESSAGE_BYTES);
+        let message = printable(truncate(line, MAX_MESSAGE_BYTES));
         match which {
             crate::stdio::Which::Stdout => {
                 tracing::info!(target: "weft::guest", component, context, "{message}")
@@ -140,6 +140,25 @@ pub fn add_to_linker<T: Send + 'static>(
     logging::add_to_linker::<_, HasLogging>(linker, get)
 }
 
+/// `s` with its control characters (newlines, carriage returns…) escaped,
+/// so a guest's string is one log line that cannot pass for another.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// Cuts `s` to at most `max` bytes on a character boundary.
 fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -179,8 +198,9 @@ impl logging::Host for View<'_> {
         }
         // Both strings are guest-controlled: cap their size before logging.
         let component = &*source.component;
-        let context = truncate(&context, 256);
-        let message = truncate(&message, MAX_MESSAGE_BYTES);
+        let context = printable(truncate(&context, 256));
+        let context = &*context;
+        let message = printable(truncate(&message, MAX_MESSAGE_BYTES));
         match level {
             Level::Trace => tracing::trace!(target: "weft::guest", component, context, "{message}"),
             Level::Debug => tracing::debug!(target: "weft::guest", component, context, "{message}"),
@@ -211,6 +231,15 @@ mod tests {
         source.drop_line(later);
         source.drop_line(later);
         assert_eq!(source.dropped.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(super::printable("plain"), "plain");
+        assert_eq!(
+            super::printable("a\n2026 INFO forged\r\x1b[2K"),
+            "a\\n2026 INFO forged\\r\\u{1b}[2K"
+        );
     }
 
     #[test]

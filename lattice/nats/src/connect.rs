@@ -112,8 +112,12 @@ pub async fn connect_to(
     // Credentials in the URL (nats://user:password@host) count when no
     // others are given: the client would ignore them.
     let from_url = match auth {
-        NatsAuth::None => weft_capability::provider::url_credentials(url)
-            .map(|(user, password)| NatsAuth::UserPassword { user, password }),
+        NatsAuth::None => {
+            weft_capability::provider::url_credentials(url).map(|(user, password)| match password {
+                Some(password) => NatsAuth::UserPassword { user, password },
+                None => NatsAuth::Token(user),
+            })
+        }
         _ => None,
     };
     let auth = from_url.as_ref().unwrap_or(auth);

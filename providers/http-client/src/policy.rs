@@ -192,12 +192,16 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 (s[7] >> 8) as u8,
                 s[7] as u8,
             );
-            // IPv4-compatible (::a.b.c.d; :: and ::1 too) and NAT64 (the
-            // well-known 64:ff9b::/96 and the local-use 64:ff9b:1::/48)
-            // carry it in the last 32 bits; 6to4 (2002::/16) in bits 16..48.
+            // The local-use NAT64 prefix 64:ff9b:1::/48 (RFC 8215) maps
+            // onto a network's own IPv4 space: internal, whatever it carries.
+            if s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1 {
+                return true;
+            }
+            // IPv4-compatible (::a.b.c.d; :: and ::1 too) and the
+            // well-known NAT64 prefix 64:ff9b::/96 carry it in the last 32
+            // bits; 6to4 (2002::/16) in bits 16..48.
             let compatible = s[..6] == [0; 6];
-            let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
-                || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1);
+            let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
             let embedded = if let Some(v4) = v6.to_ipv4_mapped() {
                 Some(v4)
             } else if compatible || nat64 {
@@ -327,6 +331,7 @@ mod tests {
             "64:ff9b::7f00:1",
             "64:ff9b::a00:1",
             "64:ff9b:1::c0a8:1",
+            "64:ff9b:1:a00:1:0:101:101",
             "2002:7f00:1::",
             "2002:a00:1::1",
             "::127.0.0.1",

@@ -53,9 +53,10 @@ impl ProviderKind for NatsKeyValueKind {
             },
         };
         let options = match provider::url_credentials(url) {
-            Some((user, password)) => {
+            Some((user, Some(password))) => {
                 async_nats::ConnectOptions::with_user_and_password(user, password)
             }
+            Some((token, None)) => async_nats::ConnectOptions::with_token(token),
             None => async_nats::ConnectOptions::new(),
         };
         let nats = options.connect(url.as_str()).await.map_err(|e| {

@@ -28,8 +28,11 @@ use weft_capability::messaging::{
 use weft_capability::provider::{self, Capability, ProviderKind, only_keys};
 
 /// Messages of one subscription handled or waiting at once; past that the
-/// subscription waits [`BACKPRESSURE`] for one to finish, then drops.
-pub const MAX_PENDING: usize = 1_024;
+/// subscription waits [`BACKPRESSURE`] for one to finish, then drops. The
+/// connection buffers as many more per subscription (then NATS drops them
+/// as a slow consumer's): at most twice this many messages of the server's
+/// `max_payload` each are held for one subscription.
+pub const MAX_PENDING: usize = 256;
 
 /// How long a full subscription waits for a place before it drops.
 pub const BACKPRESSURE: Duration = Duration::from_secs(1);
@@ -226,15 +229,20 @@ impl ProviderKind for NatsMessagingKind {
             .or(self.default_url.as_ref())
             .ok_or_else(|| provider::Error::MissingKey("url".into()))?;
         let options = match provider::url_credentials(url) {
-            Some((user, password)) => {
+            Some((user, Some(password))) => {
                 async_nats::ConnectOptions::with_user_and_password(user, password)
             }
+            Some((token, None)) => async_nats::ConnectOptions::with_token(token),
             None => async_nats::ConnectOptions::new(),
         };
-        let client = options.connect(url.as_str()).await.map_err(|e| {
-            let url = provider::redacted(url);
-            provider::Error::Backend(format!("could not connect to NATS at {url}: {e}"))
-        })?;
+        let client = options
+            .subscription_capacity(MAX_PENDING)
+            .connect(url.as_str())
+            .await
+            .map_err(|e| {
+                let url = provider::redacted(url);
+                provider::Error::Backend(format!("could not connect to NATS at {url}: {e}"))
+            })?;
         let messaging = NatsMessaging::new(client).with_reserved(self.reserved.clone());
         Ok(Capability::Messaging(Arc::new(messaging)))
     }

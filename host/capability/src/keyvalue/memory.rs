@@ -70,16 +70,14 @@ impl InMemoryKeyValue {
 impl Data {
     /// Stores `value` under `key` if the tenant's quota allows it.
     fn put(&mut self, quota: Quota, bucket: &str, key: &str, value: Vec<u8>) -> Result<(), Error> {
-        let old = self
-            .buckets
-            .get(bucket)
-            .and_then(|b| b.get(key))
-            .map(Vec::len);
+        let old = self.buckets.get(bucket).map(|b| b.get(key).map(Vec::len));
         let (keys, bytes) = self.used.get(tenant(bucket)).copied().unwrap_or_default();
         let size = (key.len() + value.len()) as u64;
+        // A bucket's name is guest-chosen: a new bucket counts its name too.
         let (keys, bytes) = match old {
-            Some(old) => (keys, bytes - (key.len() + old) as u64 + size),
-            None => (keys + 1, bytes + size),
+            Some(Some(old)) => (keys, bytes.saturating_sub((key.len() + old) as u64) + size),
+            Some(None) => (keys + 1, bytes + size),
+            None => (keys + 1, bytes + size + bucket.len() as u64),
         };
         if keys > quota.max_keys || bytes > quota.max_bytes {
             return Err(Error::Other(format!(
@@ -100,12 +98,20 @@ impl Data {
     }
 
     fn remove(&mut self, bucket: &str, key: &str) {
-        let Some(old) = self.buckets.get_mut(bucket).and_then(|b| b.remove(key)) else {
+        let Some(map) = self.buckets.get_mut(bucket) else {
             return;
         };
+        let Some(old) = map.remove(key) else {
+            return;
+        };
+        let mut freed = (key.len() + old.len()) as u64;
+        if map.is_empty() {
+            self.buckets.remove(bucket);
+            freed += bucket.len() as u64;
+        }
         if let Some((keys, bytes)) = self.used.get_mut(tenant(bucket)) {
             *keys = keys.saturating_sub(1);
-            *bytes = bytes.saturating_sub((key.len() + old.len()) as u64);
+            *bytes = bytes.saturating_sub(freed);
         }
     }
 }
@@ -194,6 +200,21 @@ mod tests {
         kv.set("app/two", "d", b"1".to_vec()).await.unwrap();
         let big = vec![0u8; 200];
         assert!(kv.set("big/x", "k", big).await.is_err());
+        // Bucket names count, and emptied buckets go.
+        let long = format!("n/{}", "x".repeat(200));
+        assert!(kv.set(&long, "k", vec![]).await.is_err());
+        for i in 0..1_000 {
+            let bucket = format!("churn/{}{i}", "y".repeat(40));
+            kv.set(&bucket, "k", b"1".to_vec()).await.unwrap();
+            kv.delete(&bucket, "k").await.unwrap();
+        }
+        let left = kv
+            .lock()
+            .buckets
+            .keys()
+            .filter(|b| b.starts_with("churn/"))
+            .count();
+        assert_eq!(left, 0);
         assert_eq!(kv.increment("other/x", "n", 2).await.unwrap(), 2);
     }
 }
