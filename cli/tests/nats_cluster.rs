@@ -337,8 +337,18 @@ impl Lattice {
         let e = self.edge.url();
         let late = weft(&e, &["call", "greeter-late", "greet", "\"Ada\""]).await?;
         assert!(late.contains("Hallo, Ada!"), "{late}");
+        // Right after a server returns, the hub may not know the edge's
+        // interest yet (no responders for a moment): ask until it does.
         let call = ["call", "greeter-edge", "greet", "\"Ada\""];
-        let edge_said = weft(&self.hub_urls, &call).await?;
+        let edge_said = wait_for(
+            "greeter-edge to answer the hub",
+            Duration::from_secs(20),
+            || {
+                let call = &call;
+                async move { weft(&self.hub_urls, call).await.ok() }
+            },
+        )
+        .await?;
         assert!(edge_said.contains("Moin, Ada!"), "{edge_said}");
         Ok(())
     }
