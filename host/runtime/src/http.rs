@@ -148,21 +148,31 @@ impl Component {
                     .boxed_unsync()
             })),
             Ok(Err(code)) => Err(bad(format!("the guest answered with error {code:?}"))),
-            Err(_) => Err(match task.await {
-                Ok(Ok(())) => bad("the guest returned without setting a response".into()),
-                Ok(Err(TaskError::Instantiate(e))) => Error::Overloaded {
-                    component: self.id.to_string(),
-                    reason: format!("no instance could be created: {e}"),
-                },
-                Ok(Err(TaskError::Call(e))) => self.classify(e),
-                Ok(Err(TaskError::Late)) => Error::DeadlineExceeded {
-                    component: self.id.to_string(),
-                },
-                Err(join) => Error::Trapped {
-                    component: self.id.to_string(),
-                    reason: join.to_string(),
-                },
-            }),
+            Err(_) => Err(self.why_no_response(task.await)),
+        }
+    }
+
+    /// Why the guest task ended without a response head.
+    fn why_no_response(
+        &self,
+        ended: Result<Result<(), TaskError>, tokio::task::JoinError>,
+    ) -> Error {
+        let component = self.id.to_string();
+        match ended {
+            Ok(Ok(())) => Error::BadResponse {
+                component,
+                reason: "the guest returned without setting a response".into(),
+            },
+            Ok(Err(TaskError::Instantiate(e))) => Error::Overloaded {
+                component,
+                reason: format!("no instance could be created: {e}"),
+            },
+            Ok(Err(TaskError::Call(e))) => self.classify(e),
+            Ok(Err(TaskError::Late)) => Error::DeadlineExceeded { component },
+            Err(join) => Error::Trapped {
+                component,
+                reason: join.to_string(),
+            },
         }
     }
 
