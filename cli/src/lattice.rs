@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
-use weft_keyvalue_nats::bucket::Placement;
+use weft_jetstream::bucket::Placement;
 use weft_lattice_client::LatticeClient;
 use weft_lattice_nats::{NatsAuth, Plane, connect_to};
 use weft_lattice_protocol::Subjects;

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
-use weft_keyvalue_nats::bucket::Placement;
+use weft_jetstream::bucket::Placement;
 use weft_lattice_client::{ErrorKind, LatticeClient};
 use weft_lattice_nats::{NatsAuth, connect};
 use weft_lattice_protocol::Subjects;

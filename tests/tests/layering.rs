@@ -22,17 +22,23 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ),
         ("weft-keyvalue-redis", &["weft-capability"][..]),
         ("weft-http-server", &["weft-capability"][..]),
-        ("weft-keyvalue-nats", &["weft-capability"][..]),
+        (
+            "weft-keyvalue-nats",
+            &["weft-capability", "weft-jetstream"][..],
+        ),
         ("weft-messaging-nats", &["weft-capability"][..]),
         ("weft-http-client", &["weft-capability"][..]),
         ("weft-lattice-protocol", &[][..]),
+        // JetStream buckets for the lattice's state and the NATS keyvalue
+        // provider alike: it names neither.
+        ("weft-jetstream", &[][..]),
         (
             "weft-lattice-nats",
             &[
                 "weft-capability",
                 "weft-host",
                 "weft-lattice-protocol",
-                "weft-keyvalue-nats",
+                "weft-jetstream",
             ][..],
         ),
         ("weft-lattice-client", &["weft-lattice-protocol"][..]),
@@ -41,7 +47,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
             &[
                 "weft-lattice-protocol",
                 "weft-lattice-client",
-                "weft-keyvalue-nats",
+                "weft-jetstream",
             ][..],
         ),
         ("weft-tests", &[][..]),

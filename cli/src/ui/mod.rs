@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use weft_apps::client::AppClient;
-use weft_keyvalue_nats::bucket::Placement;
+use weft_jetstream::bucket::Placement;
 use weft_lattice_client::LatticeClient;
 use weft_lattice_nats::LatticeState;
 use weft_lattice_protocol::Subjects;

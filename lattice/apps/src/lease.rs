@@ -6,7 +6,7 @@
 use async_nats::jetstream::kv;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
-use weft_keyvalue_nats::bucket::{Placement, escape};
+use weft_jetstream::bucket::{Placement, escape};
 
 /// How long a lease lasts unless renewed.
 pub const TTL: Duration = Duration::from_secs(3);

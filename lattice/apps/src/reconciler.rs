@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use weft_keyvalue_nats::bucket::Placement;
+use weft_jetstream::bucket::Placement;
 use weft_lattice_client::LatticeClient;
 use weft_lattice_protocol::Subjects;
 use weft_lattice_protocol::wire::{DeleteLink, Link, ScaleComponent, StartProvider};

@@ -17,7 +17,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
-use weft_keyvalue_nats::bucket::Placement;
+use weft_jetstream::bucket::Placement;
 
 /// The API of one lattice's app store, independent of transport.
 #[derive(Clone)]

@@ -8,8 +8,8 @@ use crate::manifest::Manifest;
 use async_nats::jetstream::kv;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use weft_keyvalue_nats::bucket::{Placement, escape, unescape};
-use weft_keyvalue_nats::leader::{self, NoLeader};
+use weft_jetstream::bucket::{Placement, escape, unescape};
+use weft_jetstream::leader::{self, NoLeader};
 use weft_lattice_protocol::wire::Link;
 
 /// Key prefix (in the status bucket) of a deleted app's links; `escape`
@@ -143,7 +143,7 @@ impl AppStore {
     ) -> Result<Self, StoreError> {
         let bucket = format!("weft_{}_apps", escape(lattice));
         let status_bucket = format!("weft_{}_appstatus", escape(lattice));
-        let err = |bucket: &str, e: weft_keyvalue_nats::bucket::BucketError| StoreError::Backend {
+        let err = |bucket: &str, e: weft_jetstream::bucket::BucketError| StoreError::Backend {
             bucket: bucket.to_owned(),
             message: e.message,
         };
@@ -334,7 +334,7 @@ impl AppStore {
         let keys = leader::keys(&self.apps, &self.bucket, |e| self.err(e)).await?;
         let mut apps = Vec::new();
         for key in keys {
-            let Some(name) = weft_keyvalue_nats::bucket::unescape(&key) else {
+            let Some(name) = weft_jetstream::bucket::unescape(&key) else {
                 continue;
             };
             if let Some(record) = self.get(&name).await? {
@@ -427,7 +427,7 @@ impl AppStore {
         for key in keys {
             let Some(name) = key
                 .strip_prefix(RETIRED)
-                .and_then(weft_keyvalue_nats::bucket::unescape)
+                .and_then(weft_jetstream::bucket::unescape)
             else {
                 continue;
             };

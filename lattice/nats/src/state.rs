@@ -8,8 +8,8 @@
 //! on nats-server 2.9 (see GOTCHAS.md 1).
 
 use async_nats::jetstream::kv;
-use weft_keyvalue_nats::bucket::{Placement, escape, unescape};
-use weft_keyvalue_nats::leader::{self, NoLeader};
+use weft_jetstream::bucket::{Placement, escape, unescape};
+use weft_jetstream::leader::{self, NoLeader};
 use weft_lattice_protocol::link::{LinkError, check_put};
 use weft_lattice_protocol::validate::{self, Invalid};
 use weft_lattice_protocol::wire::{DeleteLink, Link, StringMap};

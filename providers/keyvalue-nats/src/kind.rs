@@ -1,11 +1,11 @@
 //! `builtin:keyvalue-nats`: start a [`NatsKeyValue`] from named config.
 
 use crate::NatsKeyValue;
-use crate::bucket::Placement;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use weft_capability::provider::{self, Capability, ProviderKind, only_keys};
+use weft_jetstream::bucket::Placement;
 
 /// The default KV bucket.
 pub const DEFAULT_BUCKET: &str = "weft_keyvalue";

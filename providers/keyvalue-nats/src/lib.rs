@@ -17,17 +17,15 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod bucket;
 mod kind;
-pub mod leader;
 
 pub use kind::NatsKeyValueKind;
 
 use async_nats::jetstream::kv;
 use async_trait::async_trait;
-use bucket::{escape, unescape};
 use futures::TryStreamExt;
 use weft_capability::keyvalue::{Error, KeyResponse, KeyValue, LIST_KEYS_PAGE, parse_counter};
+use weft_jetstream::bucket::{self, escape, unescape};
 
 /// How often an increment retries when another writer got there first.
 const INCREMENT_ATTEMPTS: usize = 1_000;

@@ -1,6 +1,6 @@
 //! JetStream KV buckets that work on nats-server 2.9, and the key escaping
-//! that makes any string a valid key part. Shared by this provider and the
-//! lattice state (`weft-lattice-nats`).
+//! that makes any string a valid key part. Shared by the lattice state
+//! (`weft-lattice-nats`, `weft-apps`) and `builtin:keyvalue-nats`.
 
 use crate::leader::{causes, jetstream_code};
 use async_nats::jetstream::context::CreateStreamErrorKind;
