@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod backlog;
+pub mod builtin;
 pub mod call;
 pub mod config;
 pub mod conformance;
@@ -27,3 +28,4 @@ pub mod http_client;
 pub mod keyvalue;
 pub mod messaging;
 pub mod provider;
+pub mod settings;

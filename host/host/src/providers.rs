@@ -3,6 +3,7 @@
 use crate::Host;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use weft_capability::builtin::Builtin;
 use weft_capability::provider::{self, Capability};
 
 /// A request to start a provider instance.
@@ -76,19 +77,11 @@ pub struct LinkBinding {
     pub target_config: BTreeMap<String, String>,
 }
 
-/// `wasmcloud+builtin://http-server` and friends name the same kinds as
-/// `builtin:http-server`.
-fn canonical_ref(reference: &str) -> String {
-    match reference.strip_prefix("wasmcloud+builtin://") {
-        Some(kind) => format!("builtin:{kind}"),
-        None => reference.to_owned(),
-    }
-}
-
 impl Host {
     /// Starts a provider instance; returns when it is ready (or why not).
     pub async fn start_provider(&self, req: StartProviderRequest) -> Result<(), ProviderError> {
-        let reference = canonical_ref(&req.provider_ref);
+        // `wasmcloud+builtin://http-server` names `builtin:http-server`.
+        let reference = Builtin::canonical(&req.provider_ref);
         let Some(kind) = self.provider_kinds.get(&reference).cloned() else {
             let mut known: Vec<&str> = self.provider_kinds.keys().map(String::as_str).collect();
             known.sort_unstable();

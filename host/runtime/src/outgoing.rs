@@ -7,6 +7,7 @@ use http_body_util::BodyExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+use weft_capability::builtin::Builtin;
 use weft_capability::http::BodyError;
 use weft_capability::http_client::{self, Options};
 
@@ -63,7 +64,7 @@ impl WasiHttpHooks for Routing {
                 component = %self.component,
                 uri = %request.uri(),
                 "outgoing HTTP denied: {}",
-                self.unlinked(OUTGOING, "builtin:http-client")
+                self.unlinked(OUTGOING, Builtin::HttpClient.reference())
             );
             return Box::new(async { Err(Error::HttpRequestDenied) });
         };

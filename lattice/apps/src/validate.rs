@@ -4,35 +4,25 @@
 use crate::Invalid;
 use crate::manifest::{API_VERSION, ComponentType, ConfigProperty, KIND, Manifest, Scaler, Trait};
 use std::collections::BTreeSet;
+use weft_capability::builtin::Builtin;
 use weft_lattice_protocol::validate::token;
 
-/// Well-known wasmCloud provider images and the builtin each maps to, so
-/// manifests written for wasmCloud deploy unchanged.
-const WASMCLOUD_PROVIDERS: &[(&str, &str)] = &[
-    ("http-server", "builtin:http-server"),
-    ("http-client", "builtin:http-client"),
-    ("keyvalue-redis", "builtin:keyvalue-redis"),
-    ("keyvalue-nats", "builtin:keyvalue-nats"),
-    ("messaging-nats", "builtin:messaging-nats"),
-];
-
-/// The builtin provider a capability image names, or `None`.
+/// The builtin provider a capability image names, or `None`: a builtin
+/// reference (`builtin:NAME`, `wasmcloud+builtin://NAME`) or one of
+/// wasmCloud's own provider images (`ghcr.io/wasmcloud/http-server:0.23.0`,
+/// `wasmcloud.azurecr.io/keyvalue-redis:…`), so manifests written for
+/// wasmCloud deploy unchanged.
 pub fn provider_ref(image: &str) -> Option<String> {
-    if let Some(kind) = image.strip_prefix("wasmcloud+builtin://") {
-        return Some(format!("builtin:{kind}"));
+    if Builtin::is_builtin_reference(image) {
+        return Builtin::parse(image).map(|kind| kind.reference().to_owned());
     }
-    if image.starts_with("builtin:") {
-        return Some(image.to_owned());
-    }
-    // ghcr.io/wasmcloud/http-server:0.23.0, wasmcloud.azurecr.io/keyvalue-redis:…
     let bare = image.strip_prefix("oci://").unwrap_or(image);
     let (path, _tag) = bare.rsplit_once(':').unwrap_or((bare, ""));
     let repo = path.rsplit('/').next().unwrap_or(path);
-    let org_is_wasmcloud = path.contains("wasmcloud");
-    WASMCLOUD_PROVIDERS
-        .iter()
-        .find(|(name, _)| org_is_wasmcloud && repo == *name)
-        .map(|(_, builtin)| (*builtin).to_owned())
+    // wasmCloud publishes no in-memory keyvalue provider.
+    let kind = Builtin::from_name(repo).filter(|k| *k != Builtin::KeyValueMemory)?;
+    path.contains("wasmcloud")
+        .then(|| kind.reference().to_owned())
 }
 
 fn check_configs(configs: &[ConfigProperty], path: &str, errors: &mut Vec<Invalid>) {
@@ -165,9 +155,8 @@ pub fn validate(manifest: &Manifest) -> Result<(), Vec<Invalid>> {
                 errors.push(Invalid::new(
                     format!("{at}.properties.image"),
                     format!(
-                        "`{image}` is not a provider Weft has; use builtin:http-server, builtin:http-client, \
-                         builtin:keyvalue-redis, builtin:keyvalue-nats, builtin:keyvalue-memory, \
-                         builtin:messaging-nats (or the wasmCloud images of those)"
+                        "`{image}` is not a provider Weft has; use {} (or the wasmCloud images of those)",
+                        Builtin::listed()
                     ),
                 ));
             }
