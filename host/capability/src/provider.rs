@@ -117,11 +117,15 @@ impl fmt::Debug for Subscription {
     }
 }
 
+/// A provider instance's config: its named configs merged, key by key.
+/// Kinds read it into a typed struct with [`crate::settings::read`].
+pub type Config = BTreeMap<String, String>;
+
 /// A provider kind the binary knows how to start.
 #[async_trait]
 pub trait ProviderKind: Send + Sync + 'static {
     /// Starts an instance configured by `config` (merged named configs).
-    async fn start(&self, config: &BTreeMap<String, String>) -> Result<Capability, Error>;
+    async fn start(&self, config: &Config) -> Result<Capability, Error>;
 }
 
 /// Checks that `config` has only `known` keys.
@@ -195,9 +199,18 @@ pub fn redacted(url: &str) -> String {
 #[derive(Debug, Default)]
 pub struct InMemoryKeyValueKind;
 
-/// The number under `key`, or `default` when absent.
-fn number(config: &BTreeMap<String, String>, key: &str, default: u64) -> Result<u64, Error> {
-    config.get(key).map_or(Ok(default), |v| {
+/// The config `builtin:keyvalue-memory` takes: sizes, as `64MiB` or a
+/// plain number.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemorySettings {
+    max_keys: Option<String>,
+    max_bytes: Option<String>,
+}
+
+/// The size `value` (of `key`), or `default` when absent.
+fn size(key: &str, value: Option<&str>, default: u64) -> Result<u64, Error> {
+    value.map_or(Ok(default), |v| {
         crate::config::parse_size(v).map_err(|reason| Error::BadValue {
             key: key.to_owned(),
             reason,
@@ -207,11 +220,19 @@ fn number(config: &BTreeMap<String, String>, key: &str, default: u64) -> Result<
 
 #[async_trait]
 impl ProviderKind for InMemoryKeyValueKind {
-    async fn start(&self, config: &BTreeMap<String, String>) -> Result<Capability, Error> {
-        only_keys(config, &["max_keys", "max_bytes"])?;
+    async fn start(&self, config: &Config) -> Result<Capability, Error> {
+        let settings: MemorySettings = crate::settings::read(config)?;
         let quota = crate::keyvalue::Quota {
-            max_keys: number(config, "max_keys", crate::keyvalue::DEFAULT_MAX_KEYS)?,
-            max_bytes: number(config, "max_bytes", crate::keyvalue::DEFAULT_MAX_BYTES)?,
+            max_keys: size(
+                "max_keys",
+                settings.max_keys.as_deref(),
+                crate::keyvalue::DEFAULT_MAX_KEYS,
+            )?,
+            max_bytes: size(
+                "max_bytes",
+                settings.max_bytes.as_deref(),
+                crate::keyvalue::DEFAULT_MAX_BYTES,
+            )?,
         };
         Ok(Capability::KeyValue(Arc::new(
             InMemoryKeyValue::with_quota(quota),

@@ -33,7 +33,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use weft_capability::http_client::{HttpClient, HttpClientProvider};
-use weft_capability::provider::{self, Capability, ProviderKind, only_keys};
+use weft_capability::provider::{self, Capability, Config, ProviderKind, only_keys};
+use weft_capability::settings;
 
 /// The provider kind. Provider config keys: `connect_timeout_ms` and
 /// `first_byte_timeout_ms` (defaults for requests that set none; 10 s and
@@ -59,36 +60,35 @@ impl Default for Timeouts {
     }
 }
 
-fn millis(
-    config: &BTreeMap<String, String>,
-    key: &str,
-) -> Result<Option<Duration>, provider::Error> {
-    config
-        .get(key)
-        .map(|v| {
-            v.parse::<u64>()
-                .ok()
-                .filter(|ms| *ms > 0)
-                .map(Duration::from_millis)
-                .ok_or_else(|| provider::Error::BadValue {
-                    key: key.into(),
-                    reason: format!("`{v}` is not a positive number of milliseconds"),
-                })
-        })
-        .transpose()
+/// The config `builtin:http-client` takes.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    connect_timeout_ms: Option<u64>,
+    first_byte_timeout_ms: Option<u64>,
+}
+
+/// `ms` (the value of `key`) as a duration; zero is refused.
+fn millis(key: &str, ms: Option<u64>) -> Result<Option<Duration>, provider::Error> {
+    match ms {
+        Some(0) => Err(provider::Error::BadValue {
+            key: key.into(),
+            reason: "`0` is not a positive number of milliseconds".into(),
+        }),
+        ms => Ok(ms.map(Duration::from_millis)),
+    }
 }
 
 #[async_trait]
 impl ProviderKind for HttpClientKind {
-    async fn start(
-        &self,
-        config: &BTreeMap<String, String>,
-    ) -> Result<Capability, provider::Error> {
-        only_keys(config, &["connect_timeout_ms", "first_byte_timeout_ms"])?;
+    async fn start(&self, config: &Config) -> Result<Capability, provider::Error> {
+        let settings: Settings = settings::read(config)?;
         let defaults = Timeouts::default();
         let timeouts = Timeouts {
-            connect: millis(config, "connect_timeout_ms")?.unwrap_or(defaults.connect),
-            first_byte: millis(config, "first_byte_timeout_ms")?.unwrap_or(defaults.first_byte),
+            connect: millis("connect_timeout_ms", settings.connect_timeout_ms)?
+                .unwrap_or(defaults.connect),
+            first_byte: millis("first_byte_timeout_ms", settings.first_byte_timeout_ms)?
+                .unwrap_or(defaults.first_byte),
         };
         Ok(Capability::HttpClient(Arc::new(HttpClients {
             timeouts,

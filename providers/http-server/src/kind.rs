@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use weft_capability::http::{HttpListener, IncomingHandler};
-use weft_capability::provider::{self, Capability, ProviderKind, Subscription, only_keys};
+use weft_capability::provider::{self, Capability, Config, ProviderKind, Subscription, only_keys};
+use weft_capability::settings;
 
 /// The provider kind. Provider config keys: `default_address` (used by
 /// links that name no `address`), `max_content_len` (largest request body,
@@ -25,35 +26,34 @@ use weft_capability::provider::{self, Capability, ProviderKind, Subscription, on
 #[derive(Debug, Default)]
 pub struct HttpServerKind;
 
+/// The config `builtin:http-server` takes.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    default_address: Option<String>,
+    max_content_len: Option<usize>,
+    header_timeout_ms: Option<u64>,
+    max_connections: Option<usize>,
+    max_connections_per_client: Option<usize>,
+}
+
 #[async_trait]
 impl ProviderKind for HttpServerKind {
-    async fn start(
-        &self,
-        config: &BTreeMap<String, String>,
-    ) -> Result<Capability, provider::Error> {
-        only_keys(
-            config,
-            &[
-                "default_address",
-                "max_content_len",
-                "header_timeout_ms",
-                "max_connections",
-                "max_connections_per_client",
-            ],
-        )?;
-        let default_address = config
-            .get("default_address")
-            .map(|a| parse_address("default_address", a))
+    async fn start(&self, config: &Config) -> Result<Capability, provider::Error> {
+        let settings: Settings = settings::read(config)?;
+        let default_address = settings
+            .default_address
+            .map(|a| parse_address("default_address", &a))
             .transpose()?;
         let defaults = HttpServerConfig::default();
-        let max_body_bytes = number(config, "max_content_len", "a number of bytes")?
-            .unwrap_or(defaults.max_body_bytes);
-        let header_timeout = number(config, "header_timeout_ms", "a number of milliseconds")?
-            .map_or(defaults.limits.header_timeout, |ms| {
-                Duration::from_millis(ms as u64)
-            });
-        let max = number(config, "max_connections", "a number of connections")?;
-        let max_per_client = number(config, "max_connections_per_client", "a number")?;
+        let max_body_bytes = settings.max_content_len.unwrap_or(defaults.max_body_bytes);
+        let header_timeout = settings
+            .header_timeout_ms
+            .map_or(defaults.limits.header_timeout, Duration::from_millis);
+        let (max, max_per_client) = (
+            settings.max_connections,
+            settings.max_connections_per_client,
+        );
         let connections = match (max, max_per_client) {
             (None, None) => defaults.limits.connections,
             (Some(max), None) => ConnectionLimits::with_max(max),
@@ -95,23 +95,6 @@ impl ProviderKind for HttpServerKind {
             },
         })))
     }
-}
-
-/// The value of `key` as a whole number, if set.
-fn number(
-    config: &BTreeMap<String, String>,
-    key: &str,
-    what: &str,
-) -> Result<Option<usize>, provider::Error> {
-    config
-        .get(key)
-        .map(|v| {
-            v.parse().map_err(|_| provider::Error::BadValue {
-                key: key.into(),
-                reason: format!("`{v}` is not {what}"),
-            })
-        })
-        .transpose()
 }
 
 /// A running `builtin:http-server` instance.

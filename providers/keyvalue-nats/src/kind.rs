@@ -2,9 +2,9 @@
 
 use crate::NatsKeyValue;
 use async_trait::async_trait;
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use weft_capability::provider::{self, Capability, ProviderKind, only_keys};
+use weft_capability::provider::{self, Capability, Config, ProviderKind};
+use weft_capability::settings;
 use weft_jetstream::bucket::Placement;
 
 /// The default KV bucket.
@@ -17,17 +17,22 @@ pub const DEFAULT_BUCKET: &str = "weft_keyvalue";
 #[derive(Debug, Default)]
 pub struct NatsKeyValueKind;
 
+/// The config `builtin:keyvalue-nats` takes.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    url: String,
+    bucket: Option<String>,
+    js_domain: Option<String>,
+    replicas: Option<u8>,
+}
+
 #[async_trait]
 impl ProviderKind for NatsKeyValueKind {
-    async fn start(
-        &self,
-        config: &BTreeMap<String, String>,
-    ) -> Result<Capability, provider::Error> {
-        only_keys(config, &["url", "bucket", "js_domain", "replicas"])?;
-        let url = config
-            .get("url")
-            .ok_or_else(|| provider::Error::MissingKey("url".into()))?;
-        let bucket = config.get("bucket").map_or(DEFAULT_BUCKET, String::as_str);
+    async fn start(&self, config: &Config) -> Result<Capability, provider::Error> {
+        let settings: Settings = settings::read(config)?;
+        let url = settings.url;
+        let bucket = settings.bucket.as_deref().unwrap_or(DEFAULT_BUCKET);
         if bucket.is_empty()
             || !bucket
                 .bytes()
@@ -38,21 +43,18 @@ impl ProviderKind for NatsKeyValueKind {
                 reason: format!("`{bucket}` must be letters, digits, `-` or `_`"),
             });
         }
+        let replicas = settings.replicas.unwrap_or(1);
+        if !(1..=5).contains(&replicas) {
+            return Err(provider::Error::BadValue {
+                key: "replicas".into(),
+                reason: format!("`{replicas}` must be a number from 1 to 5"),
+            });
+        }
         let placement = Placement {
-            domain: config.get("js_domain").cloned(),
-            replicas: match config.get("replicas") {
-                None => 1,
-                Some(n) => n
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=5).contains(n))
-                    .ok_or_else(|| provider::Error::BadValue {
-                        key: "replicas".into(),
-                        reason: format!("`{n}` must be a number from 1 to 5"),
-                    })?,
-            },
+            domain: settings.js_domain,
+            replicas: usize::from(replicas),
         };
-        let options = match provider::url_credentials(url) {
+        let options = match provider::url_credentials(&url) {
             Some((user, Some(password))) => {
                 async_nats::ConnectOptions::with_user_and_password(user, password)
             }
@@ -60,7 +62,7 @@ impl ProviderKind for NatsKeyValueKind {
             None => async_nats::ConnectOptions::new(),
         };
         let nats = options.connect(url.as_str()).await.map_err(|e| {
-            let url = provider::redacted(url);
+            let url = provider::redacted(&url);
             provider::Error::Backend(format!("could not connect to NATS at {url}: {e}"))
         })?;
         let kv = NatsKeyValue::open_in(nats, bucket, &placement)

@@ -2,9 +2,17 @@
 
 use crate::RedisKeyValue;
 use async_trait::async_trait;
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use weft_capability::provider::{self, Capability, ProviderKind, only_keys};
+use weft_capability::provider::{self, Capability, Config, ProviderKind};
+use weft_capability::settings;
+
+/// The config `builtin:keyvalue-redis` takes.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    /// `redis://host:port/db` or `rediss://…`.
+    url: String,
+}
 
 /// The provider kind; config keys: `url` (required, `redis://host:port/db`).
 #[derive(Debug, Default)]
@@ -12,21 +20,15 @@ pub struct RedisKeyValueKind;
 
 #[async_trait]
 impl ProviderKind for RedisKeyValueKind {
-    async fn start(
-        &self,
-        config: &BTreeMap<String, String>,
-    ) -> Result<Capability, provider::Error> {
-        only_keys(config, &["url"])?;
-        let url = config
-            .get("url")
-            .ok_or_else(|| provider::Error::MissingKey("url".into()))?;
+    async fn start(&self, config: &Config) -> Result<Capability, provider::Error> {
+        let Settings { url } = settings::read(config)?;
         if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
             return Err(provider::Error::BadValue {
                 key: "url".into(),
                 reason: "must start with redis:// or rediss://".into(),
             });
         }
-        let kv = RedisKeyValue::connect(url)
+        let kv = RedisKeyValue::connect(&url)
             .await
             .map_err(|e| provider::Error::Backend(format!("could not connect to Redis: {e}")))?;
         Ok(Capability::KeyValue(Arc::new(kv)))

@@ -17,7 +17,6 @@ use async_nats::{Client, RequestErrorKind};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use weft_capability::backlog::Backlog;
@@ -25,7 +24,8 @@ use weft_capability::messaging::{
     Error, Message, MessageHandler, Messaging, Reserved, Subscription, Use, check_publish_subject,
     check_subscribe_subject,
 };
-use weft_capability::provider::{self, Capability, ProviderKind, only_keys};
+use weft_capability::provider::{self, Capability, Config, ProviderKind};
+use weft_capability::settings;
 
 /// Messages of one subscription handled or waiting at once; past that the
 /// subscription waits [`BACKPRESSURE`] for one to finish, then drops. The
@@ -217,15 +217,21 @@ impl NatsMessagingKind {
     }
 }
 
+/// The config `builtin:messaging-nats` takes.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    /// Where to connect, with credentials; default: the kind's own.
+    url: Option<String>,
+}
+
 #[async_trait]
 impl ProviderKind for NatsMessagingKind {
-    async fn start(
-        &self,
-        config: &BTreeMap<String, String>,
-    ) -> Result<Capability, provider::Error> {
-        only_keys(config, &["url"])?;
-        let url = config
-            .get("url")
+    async fn start(&self, config: &Config) -> Result<Capability, provider::Error> {
+        let settings: Settings = settings::read(config)?;
+        let url = settings
+            .url
+            .as_ref()
             .or(self.default_url.as_ref())
             .ok_or_else(|| provider::Error::MissingKey("url".into()))?;
         let options = match provider::url_credentials(url) {
