@@ -126,9 +126,8 @@ pub async fn run(args: AuctionArgs) -> anyhow::Result<Vec<Figure>> {
         let host = HostBuilder::new()
             .with_file_refs(true)
             .with_runtime_config(config.clone())
-            .with_friendly_name(format!("bench-{i}"))
-            .build()?;
-        lattice.push(InProcessHost::join(host, &url, LATTICE, Some(Duration::from_secs(1))).await?);
+            .with_friendly_name(format!("bench-{i}"));
+        lattice.push(InProcessHost::join(host, &url, LATTICE).await?);
     }
     let client = hosts::client(&url, LATTICE)
         .await?

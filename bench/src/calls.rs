@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::process::Child;
+use weft_capability::builtin::Builtin;
 use weft_lattice_client::LatticeClient;
 use weft_lattice_protocol::Subjects;
 use weft_lattice_protocol::wire::{Link, ScaleComponent, StartProvider, StringMap};
@@ -169,7 +170,7 @@ pub async fn run(args: CallsArgs) -> anyhow::Result<Vec<Figure>> {
         .await?;
     let http_server = StartProvider {
         provider_id: "http".into(),
-        provider_ref: "builtin:http-server".into(),
+        provider_ref: Builtin::HttpServer.reference().into(),
         host_id: a.clone(),
         config: vec![],
         annotations: None,

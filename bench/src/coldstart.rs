@@ -23,8 +23,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use weft_capability::builtin::Builtin;
 use weft_host::{Host, HostBuilder};
-use weft_http_server::HttpServerKind;
 use weft_lattice_client::LatticeClient;
 use weft_lattice_protocol::wire::{Link, ScaleComponent, StartProvider, StringMap};
 use weft_oci::{Credentials, Puller, PullerConfig, PushRequest, Pusher};
@@ -63,11 +63,9 @@ async fn setup(nats: &NatsServer) -> anyhow::Result<Setup> {
     let puller = Puller::new(PullerConfig::new(&store), Arc::new(Credentials::new()));
     let host = HostBuilder::new()
         .with_cache_dir(&compiled)
-        .with_oci(Arc::new(puller))
-        .with_provider_kind("builtin:http-server", Arc::new(HttpServerKind))
-        .build()?;
+        .with_oci(Arc::new(puller));
     let url = nats.url();
-    let joined = InProcessHost::join(host, &url, LATTICE, None).await?;
+    let joined = InProcessHost::join(host, &url, LATTICE).await?;
     let host = joined.host.clone();
     let client = hosts::client(&url, LATTICE).await?;
     client
@@ -75,7 +73,7 @@ async fn setup(nats: &NatsServer) -> anyhow::Result<Setup> {
             host.id(),
             &StartProvider {
                 provider_id: "http".into(),
-                provider_ref: "builtin:http-server".into(),
+                provider_ref: Builtin::HttpServer.reference().into(),
                 host_id: host.id().into(),
                 config: vec![],
                 annotations: None,

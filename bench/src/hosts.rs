@@ -1,44 +1,29 @@
-//! In-process hosts on a lattice: a [`Host`] answering the control protocol
-//! over its own NATS connection, as `weft host` runs one, optionally with
-//! the `host_started` event and heartbeats other hosts count in auctions.
+//! In-process hosts on a lattice: the product's own
+//! [`weft_lattice_host::LatticeHost`], as `weft host` runs one (announced,
+//! beating, answering the control protocol), without the app API and the
+//! reconciler, which no bench uses.
 
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::task::JoinHandle;
-use weft_host::Host;
+use weft_host::{Host, HostBuilder};
 use weft_lattice_client::LatticeClient;
-use weft_lattice_nats::{CtlServer, Endpoints, Events, LatticeState, NatsAuth, connect, ctl};
-use weft_lattice_protocol::{EventName, Subjects};
+use weft_lattice_host::{LatticeHost, LatticeHostConfig};
+use weft_lattice_nats::{NatsAuth, connect};
+use weft_lattice_protocol::Subjects;
 
 /// A host serving the control protocol until dropped.
 pub struct InProcessHost {
     /// The host itself.
     pub host: Arc<Host>,
-    _ctl: CtlServer,
-    beat: Option<JoinHandle<()>>,
-}
-
-impl Drop for InProcessHost {
-    fn drop(&mut self) {
-        if let Some(beat) = self.beat.take() {
-            beat.abort();
-        }
-    }
+    _lattice: LatticeHost,
 }
 
 impl InProcessHost {
-    /// Joins `host` to `lattice` on the NATS server at `url`. With
-    /// `heartbeat`, announces it (`host_started`) and beats at that
-    /// interval, so the other hosts know it is alive.
-    pub async fn join(
-        host: Host,
-        url: &str,
-        lattice: &str,
-        heartbeat: Option<Duration>,
-    ) -> anyhow::Result<Self> {
-        let host = Arc::new(host);
+    /// Builds the host `builder` describes and joins it to `lattice` on the
+    /// NATS server at `url`.
+    pub async fn join(builder: HostBuilder, url: &str, lattice: &str) -> anyhow::Result<Self> {
         let subjects = Subjects::new("wasmbus.ctl", lattice)?;
-        let nc = connect(
+        let nats = connect(
             url,
             &NatsAuth::None,
             None,
@@ -46,27 +31,16 @@ impl InProcessHost {
             Duration::from_secs(5),
         )
         .await?;
-        let events = Events::new(nc.clone(), subjects.clone(), host.id());
-        let endpoints = Endpoints {
-            lattice: lattice.into(),
-            ctl_host: url.into(),
-            rpc_host: url.into(),
-        };
-        let state = LatticeState::open(nc.clone(), lattice).await?;
-        let ctl = ctl::serve(nc, subjects, host.clone(), endpoints, events.clone(), state).await?;
-        let beat = match heartbeat {
-            Some(every) => {
-                events
-                    .publish(EventName::HostStarted, &serde_json::json!({}))
-                    .await;
-                Some(events.heartbeat(host.clone(), every))
-            }
-            None => None,
-        };
+        let lattice = LatticeHost::start(LatticeHostConfig {
+            app_api: false,
+            reconciler: false,
+            host: builder,
+            ..LatticeHostConfig::new(nats, url, subjects)
+        })
+        .await?;
         Ok(Self {
-            host,
-            _ctl: ctl,
-            beat,
+            host: lattice.host().clone(),
+            _lattice: lattice,
         })
     }
 }

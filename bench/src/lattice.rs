@@ -17,14 +17,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use weft_capability::provider::InMemoryKeyValueKind;
+use weft_capability::builtin::Builtin;
 use weft_host::{Host, HostBuilder};
-use weft_http_server::HttpServerKind;
-use weft_keyvalue_nats::NatsKeyValueKind;
-use weft_keyvalue_redis::RedisKeyValueKind;
 use weft_lattice_client::LatticeClient;
 use weft_lattice_protocol::wire::{Link, ScaleComponent, StartProvider, StringMap};
-use weft_messaging_nats::NatsMessagingKind;
 use weft_tests::nats::NatsServer;
 use weft_tests::redis::RedisServer;
 
@@ -55,18 +51,8 @@ struct Lattice {
 
 async fn start(nats: &NatsServer) -> anyhow::Result<Lattice> {
     let url = nats.url();
-    let host = HostBuilder::new()
-        .with_file_refs(true)
-        .with_provider_kind("builtin:keyvalue-memory", Arc::new(InMemoryKeyValueKind))
-        .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind))
-        .with_provider_kind("builtin:keyvalue-nats", Arc::new(NatsKeyValueKind))
-        .with_provider_kind("builtin:http-server", Arc::new(HttpServerKind))
-        .with_provider_kind(
-            "builtin:messaging-nats",
-            Arc::new(NatsMessagingKind::new(Some(url.clone()))),
-        )
-        .build()?;
-    let joined = InProcessHost::join(host, &url, LATTICE, None).await?;
+    let host = HostBuilder::new().with_file_refs(true);
+    let joined = InProcessHost::join(host, &url, LATTICE).await?;
     Ok(Lattice {
         host: joined.host.clone(),
         client: hosts::client(&url, LATTICE).await?,
@@ -241,10 +227,10 @@ pub async fn run(args: LatticeArgs) -> anyhow::Result<Vec<Figure>> {
         .config("subs", &[("subscriptions", "bench.ping")])
         .await?;
     lattice
-        .provider("mem", "builtin:keyvalue-memory", &[])
+        .provider("mem", Builtin::KeyValueMemory.reference(), &[])
         .await?;
     lattice
-        .provider("nats", "builtin:messaging-nats", &[])
+        .provider("nats", Builtin::MessagingNats.reference(), &[])
         .await?;
     lattice
         .link(
@@ -354,12 +340,14 @@ pub async fn run(args: LatticeArgs) -> anyhow::Result<Vec<Figure>> {
     lattice.config("redis", &[("url", &redis.url())]).await?;
     lattice.config("natskv", &[("url", &nats.url())]).await?;
     lattice
-        .provider("redis", "builtin:keyvalue-redis", &["redis"])
+        .provider("redis", Builtin::KeyValueRedis.reference(), &["redis"])
         .await?;
     lattice
-        .provider("natskv", "builtin:keyvalue-nats", &["natskv"])
+        .provider("natskv", Builtin::KeyValueNats.reference(), &["natskv"])
         .await?;
-    lattice.provider("http", "builtin:http-server", &[]).await?;
+    lattice
+        .provider("http", Builtin::HttpServer.reference(), &[])
+        .await?;
     let backends = [("memory", "mem"), ("redis", "redis"), ("nats-kv", "natskv")];
     let mut addrs = BTreeMap::new();
     for (name, provider) in backends {
@@ -416,8 +404,10 @@ pub async fn run(args: LatticeArgs) -> anyhow::Result<Vec<Figure>> {
         }
     }
     println!(
-        "Keyvalue per request: kv-counter behind builtin:http-server, {} connections, {} s, {rounds} rounds",
-        args.connections, args.seconds
+        "Keyvalue per request: kv-counter behind {}, {} connections, {} s, {rounds} rounds",
+        Builtin::HttpServer,
+        args.connections,
+        args.seconds
     );
     println!(
         "{:<30} {:>10} {:>8} {:>8} {:>7} {:>10}",

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use weft_capability::builtin::Builtin;
 use weft_capability::provider::{Capability, ProviderKind};
 use weft_host::HostBuilder;
 use weft_http_client::HttpClientKind;
@@ -126,7 +127,7 @@ async fn outgoing_flood(
         .await?;
     let upstream = weft_tests::http::upstream(UPSTREAM_DELAY).await?;
     let Capability::HttpClient(provider) = HttpClientKind.start(&BTreeMap::new()).await? else {
-        anyhow::bail!("builtin:http-client is not an HTTP client");
+        anyhow::bail!("{} is not an HTTP client", Builtin::HttpClient);
     };
     let allowed = BTreeMap::from([("allowed_hosts".into(), format!("http://{upstream}"))]);
     let mut links = Links::default();

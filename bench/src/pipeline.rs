@@ -18,10 +18,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+use weft_capability::builtin::Builtin;
 use weft_host::HostBuilder;
 use weft_lattice_client::LatticeClient;
 use weft_lattice_protocol::wire::{Link, ScaleComponent, StartProvider, StringMap};
-use weft_messaging_nats::NatsMessagingKind;
 use weft_tests::nats::NatsServer;
 
 const LATTICE: &str = "pipeline";
@@ -79,7 +79,7 @@ async fn weft_stages(client: &LatticeClient, host: &str, wasm: &str) -> anyhow::
             host,
             &StartProvider {
                 provider_id: "nats".into(),
-                provider_ref: "builtin:messaging-nats".into(),
+                provider_ref: Builtin::MessagingNats.reference().into(),
                 host_id: host.into(),
                 config: vec![],
                 annotations: None,
@@ -271,14 +271,8 @@ pub async fn run(args: PipelineArgs) -> anyhow::Result<Vec<Figure>> {
     let nats = NatsServer::start().await?;
     let url = nats.url();
     let wasm = crate::guest_file(&args.guests.join("relay.wasm"))?;
-    let host = HostBuilder::new()
-        .with_file_refs(true)
-        .with_provider_kind(
-            "builtin:messaging-nats",
-            Arc::new(NatsMessagingKind::new(Some(url.clone()))),
-        )
-        .build()?;
-    let joined = InProcessHost::join(host, &url, LATTICE, None).await?;
+    let host = HostBuilder::new().with_file_refs(true);
+    let joined = InProcessHost::join(host, &url, LATTICE).await?;
     let client = hosts::client(&url, LATTICE).await?;
     weft_stages(
         &client,

@@ -6,21 +6,12 @@ use crate::run::default_cache_dir;
 use crate::units::{parse_duration, parse_pair};
 use anyhow::Context;
 use clap::Args;
-use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use weft_capability::messaging::Reserved;
-use weft_capability::provider::InMemoryKeyValueKind;
 use weft_capability::provider::redacted;
 use weft_host::{HostApi, HostBuilder};
-use weft_http_client::HttpClientKind;
-use weft_http_server::HttpServerKind;
-use weft_keyvalue_nats::NatsKeyValueKind;
-use weft_keyvalue_redis::RedisKeyValueKind;
-use weft_lattice_nats::{Endpoints, Events, LatticeState, NatsRemoteCalls, NatsTap, ctl};
-use weft_lattice_protocol::EventName;
-use weft_messaging_nats::NatsMessagingKind;
+use weft_lattice_host::{LatticeHost, LatticeHostConfig};
 
 /// Examples shown under `weft host --help`.
 pub const EXAMPLES: &str = "\
@@ -125,33 +116,11 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
     let shutdown = crate::run::shutdown_signal();
     let lattice = &args.lattice;
     let subjects = lattice.subjects()?;
-    // Components' messaging never reaches the lattice's subjects, a custom
-    // control prefix included.
-    let reserved = Reserved::default().with_prefix(&lattice.ctl_prefix);
     let mut builder = HostBuilder::new()
-        .with_reserved_subjects(reserved.clone())
         .with_file_refs(args.allow_file_load)
         .with_allowed_registries(args.allow_registries.clone())
         .with_digests_required(args.require_digest)
-        .with_oci(Arc::new(args.registry.puller(None)?))
-        .with_provider_kind("builtin:keyvalue-memory", Arc::new(InMemoryKeyValueKind))
-        .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind))
-        .with_provider_kind("builtin:keyvalue-nats", Arc::new(NatsKeyValueKind))
-        .with_provider_kind("builtin:http-server", Arc::new(HttpServerKind))
-        .with_provider_kind("builtin:http-client", Arc::new(HttpClientKind))
-        // Without a `url` in its config, messaging uses the apps' account
-        // (--apps-nats), else the lattice's NATS server anonymously.
-        .with_provider_kind(
-            "builtin:messaging-nats",
-            Arc::new(
-                NatsMessagingKind::new(Some(
-                    args.apps_nats
-                        .clone()
-                        .unwrap_or_else(|| lattice.nats.clone()),
-                ))
-                .with_reserved(reserved),
-            ),
-        );
+        .with_oci(Arc::new(args.registry.puller(None)?));
     if let Some(dir) = args.cache_dir.clone().or_else(default_cache_dir) {
         builder = builder.with_cache_dir(dir);
     }
@@ -164,76 +133,25 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
             .with_context(|| format!("--label {k}={v}"))?;
     }
     // Bad flags are reported before anything connects.
-    let client = lattice.connect("weft-host").await?;
-    // Links to components on other hosts call them over the lattice.
-    let remote = NatsRemoteCalls::new(client.clone(), subjects.clone());
-    let tap = NatsTap::new(client.clone(), subjects.clone());
-    let host = Arc::new(
-        builder
-            .with_remote_calls(Arc::new(remote))
-            .with_message_tap(Arc::new(tap))
-            .build()?,
-    );
+    let nats = lattice.connect("weft-host").await?;
+    let config = LatticeHostConfig {
+        placement: lattice.placement(),
+        apps_nats: args.apps_nats.clone(),
+        heartbeat: args.heartbeat,
+        reconciler: !args.no_reconciler,
+        host: builder,
+        ..LatticeHostConfig::new(nats, lattice.nats.clone(), subjects)
+    };
+    let host = LatticeHost::start(config).await?;
     let metrics = match args.metrics {
         Some(addr) => {
-            let (bound, task) = crate::metrics::serve(addr, host.clone()).await?;
+            let (bound, task) = crate::metrics::serve(addr, host.host().clone()).await?;
             println!("Metrics at http://{bound}/metrics");
             Some(task)
         }
         None => None,
     };
-    let events = Events::new(client.clone(), subjects.clone(), host.id());
-    let endpoints = Endpoints {
-        lattice: lattice.lattice.clone(),
-        ctl_host: redacted(&lattice.nats),
-        rpc_host: redacted(&lattice.nats),
-    };
-    let placement = lattice.placement();
-    let state = LatticeState::open_in(client.clone(), &lattice.lattice, &placement)
-        .await
-        .context(
-            "could not open the lattice state in JetStream; is nats-server running with -js (on a leaf node: is --js-domain the hub's domain)?",
-        )?;
-    let server = ctl::serve(
-        client.clone(),
-        subjects.clone(),
-        host.clone(),
-        endpoints,
-        events.clone(),
-        state,
-    )
-    .await?;
-    let info = host.info();
-    // Apps: every host serves the wadm API; one at a time reconciles.
-    let apps = weft_apps::server::ApiServer::start(client.clone(), &lattice.lattice, &placement)
-        .await
-        .map_err(|e| anyhow::anyhow!("could not serve the app API: {e}"))?;
-    let reconciler = if args.no_reconciler {
-        None
-    } else {
-        Some(
-            weft_apps::reconciler::Reconciler::start(
-                client.clone(),
-                subjects.clone(),
-                &info.id,
-                &placement,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("could not start the reconciler: {e}"))?,
-        )
-    };
-    events
-        .publish(
-            EventName::HostStarted,
-            &json!({
-                "labels": info.labels,
-                "friendly_name": info.friendly_name,
-                "version": info.version,
-                "uptime_seconds": 0,
-            }),
-        )
-        .await;
-    let heartbeat = events.heartbeat(host.clone(), args.heartbeat);
+    let info = host.host().info();
     println!(
         "Host {} ({}) joined lattice `{}` on {}. Press Ctrl-C to stop.",
         info.id,
@@ -248,35 +166,10 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
     };
     let drain = drain.unwrap_or(args.drain);
     tracing::info!("stopping ({reason}); draining for up to {drain:?}");
-    // Hand the reconciler's lease over first, stop taking new work, let
-    // what runs finish, then say goodbye.
-    if let Some(r) = reconciler {
-        r.stop().await;
-    }
-    apps.stop();
-    drop(server);
-    heartbeat.abort();
     if let Some(task) = metrics {
         task.abort();
     }
-    let unfinished = host.drain(drain).await;
-    if unfinished > 0 {
-        tracing::warn!(
-            "{unfinished} invocations were still running after {drain:?}; stopping anyway"
-        );
-    }
-    events
-        .publish(
-            EventName::HostStopped,
-            &json!({ "labels": host.info().labels, "reason": reason }),
-        )
-        .await;
-    // With NATS gone the last event cannot be delivered; do not wait for ever.
-    match tokio::time::timeout(Duration::from_secs(2), client.flush()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!("could not flush the last events to NATS: {e}"),
-        Err(_) => tracing::warn!("NATS did not take the last events within 2 s"),
-    }
+    host.stop(reason, drain).await;
     println!("Host {} stopped.", info.id);
     Ok(())
 }

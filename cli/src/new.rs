@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use weft_capability::builtin::Builtin;
 
 mod templates {
     include!(concat!(env!("OUT_DIR"), "/templates.rs"));
@@ -108,7 +109,8 @@ fn readme(name: &str, template: Template) -> String {
     let link = match template {
         Template::HttpHello => String::new(),
         Template::KvCounter | Template::Pingpong => format!(
-            "weft start provider builtin:keyvalue-memory kv\nweft link put {name} kv wasi keyvalue --interface store --interface atomics\n"
+            "weft start provider {} kv\nweft link put {name} kv wasi keyvalue --interface store --interface atomics\n",
+            Builtin::KeyValueMemory
         ),
     };
     format!(

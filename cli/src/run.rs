@@ -3,14 +3,17 @@
 use crate::units::{parse_bytes, parse_duration, parse_pair};
 use anyhow::{Context, bail};
 use clap::Args;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use weft_capability::keyvalue::{InMemoryKeyValue, KeyValue};
-use weft_capability::provider::redacted;
+use weft_capability::builtin::Builtin;
+use weft_capability::keyvalue::KeyValue;
+use weft_capability::provider::{Capability, redacted};
 use weft_host::HostBuilder;
 use weft_http_server::{HttpServer, HttpServerConfig, Route, Router};
+use weft_lattice_host::Builtins;
 use weft_runtime::{ComponentSpec, Limits};
 
 pub const EXAMPLES: &str = "\
@@ -79,23 +82,34 @@ pub(crate) fn user_cache_dir() -> Option<PathBuf> {
     Some(base.join("weft"))
 }
 
-async fn keyvalue_backend(spec: &str) -> anyhow::Result<Arc<dyn KeyValue>> {
+/// The builtin keyvalue kind `--keyvalue` names, and its config.
+fn keyvalue_kind(spec: &str) -> anyhow::Result<(Builtin, BTreeMap<String, String>)> {
     if spec == "memory" {
-        return Ok(Arc::new(InMemoryKeyValue::default()));
+        return Ok((Builtin::KeyValueMemory, BTreeMap::new()));
     }
     if spec.starts_with("redis://") || spec.starts_with("rediss://") {
-        let kv = weft_keyvalue_redis::RedisKeyValue::connect(spec)
-            .await
-            .with_context(|| {
-                let spec = redacted(spec);
-                format!("could not connect to Redis at {spec}; is redis-server running?")
-            })?;
-        return Ok(Arc::new(kv));
+        let config = BTreeMap::from([("url".to_owned(), spec.to_owned())]);
+        return Ok((Builtin::KeyValueRedis, config));
     }
     bail!(
         "--keyvalue takes `memory` or a redis:// URL, not `{}`",
         redacted(spec)
     )
+}
+
+/// Starts the keyvalue backend `--keyvalue` names, as a host starts the
+/// provider kind.
+async fn keyvalue_backend(spec: &str) -> anyhow::Result<Arc<dyn KeyValue>> {
+    let (kind, config) = keyvalue_kind(spec)?;
+    let started = Builtins::default().kind(kind).start(&config).await;
+    match started {
+        Ok(Capability::KeyValue(kv)) => Ok(kv),
+        Ok(other) => bail!("{kind} gave {other:?}, not keyvalue"),
+        Err(e) => Err(anyhow::anyhow!(e)).with_context(|| {
+            let spec = redacted(spec);
+            format!("could not connect to Redis at {spec}; is redis-server running?")
+        }),
+    }
 }
 
 /// Runs `weft run` until Ctrl-C or SIGTERM.

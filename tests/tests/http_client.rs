@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{LatticeHost, link, provider, scale, serve_http, start_host};
+use common::{TestHost, link, provider, scale, serve_http, start_host};
 use std::net::SocketAddr;
 use std::time::Duration;
 use weft_lattice_client::LatticeClient;
@@ -35,7 +35,7 @@ async fn fetch(addr: SocketAddr, url: &str) -> anyhow::Result<(u16, String)> {
 
 /// A host running the `caller` component behind HTTP, with an HTTP client
 /// provider `web` and no link to it yet; answers on the returned address.
-async fn caller() -> anyhow::Result<(NatsServer, LatticeHost, LatticeClient, SocketAddr)> {
+async fn caller() -> anyhow::Result<(NatsServer, TestHost, LatticeClient, SocketAddr)> {
     let nats = NatsServer::start().await?;
     let host = start_host(&nats.url(), LATTICE, &[]).await?;
     let client = common::client(&nats.url(), LATTICE).await?;

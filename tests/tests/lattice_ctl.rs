@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::LatticeHost;
+use common::TestHost;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -29,7 +29,7 @@ fn subjects() -> Subjects {
     Subjects::new("wasmbus.ctl", LATTICE).unwrap()
 }
 
-async fn start_host(url: &str, labels: &[(&str, &str)]) -> anyhow::Result<LatticeHost> {
+async fn start_host(url: &str, labels: &[(&str, &str)]) -> anyhow::Result<TestHost> {
     common::start_host(url, LATTICE, labels).await
 }
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{LatticeHost, provider};
+use common::{TestHost, provider};
 use std::net::SocketAddr;
 use std::time::Duration;
 use weft_keyvalue_nats::NatsKeyValue;
@@ -18,7 +18,7 @@ use weft_tests::{guests, net};
 
 const LATTICE: &str = "links";
 
-async fn start_host(url: &str) -> anyhow::Result<LatticeHost> {
+async fn start_host(url: &str) -> anyhow::Result<TestHost> {
     common::start_host(url, LATTICE, &[]).await
 }
 

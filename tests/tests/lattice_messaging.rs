@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{LatticeHost, link, provider, start_host};
+use common::{TestHost, link, provider, start_host};
 use std::time::Duration;
 use weft_lattice_client::LatticeClient;
 use weft_lattice_protocol::Subjects;
@@ -30,7 +30,7 @@ fn scale(host_id: &str) -> anyhow::Result<ScaleComponent> {
 }
 
 /// Starts the providers pingpong needs on `host`.
-async fn providers_on(client: &LatticeClient, host: &LatticeHost) -> anyhow::Result<()> {
+async fn providers_on(client: &LatticeClient, host: &TestHost) -> anyhow::Result<()> {
     let id = host.host.id();
     client
         .start_provider(

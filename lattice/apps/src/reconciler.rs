@@ -116,9 +116,17 @@ impl Reconciler {
     }
 
     /// Stops it and gives the lease up, so another host takes over at once.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.stop.notify_one();
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.task).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.task).await;
+    }
+}
+
+/// Dropped without [`Reconciler::stop`] (a host that dies): everything
+/// stops at once and the lease runs out, as when the process ends.
+impl Drop for Reconciler {
+    fn drop(&mut self) {
+        self.task.abort();
         self.events.abort();
         self.edits.abort();
     }

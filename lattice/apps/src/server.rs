@@ -83,6 +83,12 @@ impl ApiServer {
     }
 }
 
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 fn json<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value)
         .unwrap_or_else(|e| error_reply(format!("could not encode the reply: {e}")))

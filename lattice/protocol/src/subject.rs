@@ -236,6 +236,12 @@ impl Subjects {
         &self.lattice
     }
 
+    /// The control prefix they were made with (`wasmbus.ctl` by default).
+    pub fn prefix(&self) -> &str {
+        let tail = self.lattice.len() + VERSION.len() + 2;
+        &self.root[..self.root.len() - tail]
+    }
+
     /// The subject for `op`.
     pub fn subject(&self, op: &Operation) -> String {
         format!("{}.{}", self.root, op.tail())
@@ -290,6 +296,13 @@ mod tests {
 
     fn subjects() -> Subjects {
         Subjects::new(DEFAULT_PREFIX, DEFAULT_LATTICE).unwrap()
+    }
+
+    #[test]
+    fn the_prefix_comes_back_as_given() {
+        assert_eq!(subjects().prefix(), DEFAULT_PREFIX);
+        let custom = Subjects::new("acme.ctl", "prod").unwrap();
+        assert_eq!(custom.prefix(), "acme.ctl");
     }
 
     #[test]

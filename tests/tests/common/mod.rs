@@ -1,39 +1,26 @@
-//! A lattice host for tests: a real `Host` with every builtin provider kind,
-//! answering the control protocol on a real nats-server.
+//! Lattice hosts for tests: the product's own [`weft_lattice_host::LatticeHost`]
+//! on a real nats-server, with file refs allowed, the guests' compile cache
+//! and a fast heartbeat, and helpers that drive it over the control protocol.
 // Each test binary uses part of this module.
 #![allow(dead_code)]
 
 use std::sync::Arc;
 use std::time::Duration;
-use weft_capability::provider::InMemoryKeyValueKind;
 use weft_host::{Host, HostBuilder};
-use weft_http_client::HttpClientKind;
-use weft_http_server::HttpServerKind;
-use weft_keyvalue_nats::NatsKeyValueKind;
-use weft_keyvalue_redis::RedisKeyValueKind;
-use weft_lattice_nats::{
-    CtlServer, Endpoints, Events, LatticeState, NatsAuth, NatsRemoteCalls, connect, ctl,
-};
+use weft_lattice_host::{LatticeHost, LatticeHostConfig};
+use weft_lattice_nats::{NatsAuth, connect};
 use weft_lattice_protocol::Subjects;
 use weft_lattice_protocol::wire::{Link, StartProvider};
-use weft_messaging_nats::NatsMessagingKind;
 use weft_tests::guests;
 
 /// A host on the lattice; stops answering when dropped.
-pub struct LatticeHost {
+pub struct TestHost {
     /// The host.
     pub host: Arc<Host>,
     /// Its OCI puller, with a store of its own.
     pub oci: Arc<weft_oci::Puller>,
-    _ctl: CtlServer,
-    beat: tokio::task::JoinHandle<()>,
+    _lattice: LatticeHost,
     _oci_dir: tempfile::TempDir,
-}
-
-impl Drop for LatticeHost {
-    fn drop(&mut self) {
-        self.beat.abort();
-    }
 }
 
 /// A control client of lattice `lattice` on the nats-server at `url`.
@@ -48,14 +35,15 @@ pub async fn client(
 }
 
 /// Starts a host on lattice `lattice` of the nats-server at `url`, with
-/// `labels`, file refs allowed and a fast heartbeat.
+/// `labels`, file refs allowed and a fast heartbeat. It serves neither the
+/// app API nor reconciles (the CLI tests run `weft host` for those).
 pub async fn start_host(
     url: &str,
     lattice: &str,
     labels: &[(&str, &str)],
-) -> anyhow::Result<LatticeHost> {
+) -> anyhow::Result<TestHost> {
     let subjects = Subjects::new("wasmbus.ctl", lattice)?;
-    let client = connect(
+    let nats = connect(
         url,
         &NatsAuth::None,
         None,
@@ -71,46 +59,22 @@ pub async fn start_host(
     let mut builder = HostBuilder::new()
         .with_cache_dir(guests::cache_dir())
         .with_file_refs(true)
-        .with_oci(oci.clone())
-        .with_provider_kind("builtin:keyvalue-memory", Arc::new(InMemoryKeyValueKind))
-        .with_provider_kind("builtin:keyvalue-redis", Arc::new(RedisKeyValueKind))
-        .with_provider_kind("builtin:keyvalue-nats", Arc::new(NatsKeyValueKind))
-        .with_provider_kind("builtin:http-server", Arc::new(HttpServerKind))
-        .with_provider_kind("builtin:http-client", Arc::new(HttpClientKind))
-        .with_remote_calls(Arc::new(NatsRemoteCalls::new(
-            client.clone(),
-            subjects.clone(),
-        )))
-        .with_provider_kind(
-            "builtin:messaging-nats",
-            Arc::new(NatsMessagingKind::new(Some(url.to_owned()))),
-        );
+        .with_oci(oci.clone());
     for (k, v) in labels {
         builder = builder.with_label(*k, *v)?;
     }
-    let host = Arc::new(builder.build()?);
-    let events = Events::new(client.clone(), subjects.clone(), host.id());
-    let endpoints = Endpoints {
-        lattice: lattice.into(),
-        ctl_host: url.into(),
-        rpc_host: url.into(),
-    };
-    let state = LatticeState::open(client.clone(), lattice).await?;
-    let ctl = ctl::serve(
-        client,
-        subjects,
-        host.clone(),
-        endpoints,
-        events.clone(),
-        state,
-    )
+    let lattice = LatticeHost::start(LatticeHostConfig {
+        heartbeat: Duration::from_millis(200),
+        app_api: false,
+        reconciler: false,
+        host: builder,
+        ..LatticeHostConfig::new(nats, url, subjects)
+    })
     .await?;
-    let beat = events.heartbeat(host.clone(), Duration::from_millis(200));
-    Ok(LatticeHost {
-        host,
+    Ok(TestHost {
+        host: lattice.host().clone(),
         oci,
-        _ctl: ctl,
-        beat,
+        _lattice: lattice,
         _oci_dir: oci_dir,
     })
 }
