@@ -4,7 +4,7 @@
 
 use crate::bindings::wasmcloud::{bus1_0_0, bus2_0_1};
 use crate::links::Routing;
-use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+use wasmtime::component::{Resource, ResourceTable};
 
 /// An interface named in a `set-link-name` call
 /// (`wasmcloud:bus/lattice.call-target-interface`).
@@ -30,20 +30,11 @@ pub struct View<'a> {
     pub table: &'a mut ResourceTable,
 }
 
-struct HasBus;
-
-impl HasData for HasBus {
-    type Data<'a> = View<'a>;
-}
-
-/// Adds `wasmcloud:bus/lattice@1.0.0` and `@2.0.1` (which serves 2.0.x) to `linker`.
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> View<'_>,
-) -> wasmtime::Result<()> {
-    bus1_0_0::lattice::add_to_linker::<_, HasBus>(linker, get)?;
-    bus2_0_1::lattice::add_to_linker::<_, HasBus>(linker, get)
-}
+crate::linker::package_linker!(
+    "Adds `wasmcloud:bus/lattice@1.0.0` and `@2.0.1` (which serves 2.0.x) to `linker`.",
+    bus1_0_0::lattice,
+    bus2_0_1::lattice,
+);
 
 impl View<'_> {
     fn new_interface(

@@ -2,7 +2,7 @@
 //! published with (`runtime`, used by wasmCloud components, and `store`).
 
 use crate::bindings::wasi::config::{runtime, store};
-use wasmtime::component::{HasData, Linker};
+
 use weft_capability::config::Config;
 
 /// Per-store config state: the component's configuration.
@@ -24,21 +24,11 @@ pub struct View<'a> {
     pub ctx: &'a Ctx,
 }
 
-struct HasConfig;
-
-impl HasData for HasConfig {
-    type Data<'a> = View<'a>;
-}
-
-/// Adds `wasi:config/runtime` and `wasi:config/store` to `linker`.
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> View<'_>,
-) -> wasmtime::Result<()> {
-    runtime::add_to_linker::<_, HasConfig>(linker, get)?;
-    store::add_to_linker::<_, HasConfig>(linker, get)?;
-    Ok(())
-}
+crate::linker::package_linker!(
+    "Adds `wasi:config/runtime` and `wasi:config/store` to `linker`.",
+    runtime,
+    store,
+);
 
 impl View<'_> {
     fn all(&self) -> Vec<(String, String)> {

@@ -4,7 +4,7 @@
 use crate::bindings::wasi::keyvalue::{atomics, batch, store};
 use crate::links::Routing;
 use std::sync::Arc;
-use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+use wasmtime::component::{Resource, ResourceTable};
 use weft_capability::keyvalue::{self as cap, KeyValue, bucket_name};
 
 /// What a store lends the keyvalue host functions for one call.
@@ -70,22 +70,12 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-struct HasKeyValue;
-
-impl HasData for HasKeyValue {
-    type Data<'a> = View<'a>;
-}
-
-/// Adds `wasi:keyvalue/{store,atomics,batch}` to `linker`.
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> View<'_>,
-) -> wasmtime::Result<()> {
-    store::add_to_linker::<_, HasKeyValue>(linker, get)?;
-    atomics::add_to_linker::<_, HasKeyValue>(linker, get)?;
-    batch::add_to_linker::<_, HasKeyValue>(linker, get)?;
-    Ok(())
-}
+crate::linker::package_linker!(
+    "Adds `wasi:keyvalue/{store,atomics,batch}` to `linker`.",
+    store,
+    atomics,
+    batch,
+);
 
 impl View<'_> {
     fn bucket(&self, b: &Resource<Bucket>) -> Result<(String, Arc<dyn KeyValue>), Failure> {

@@ -34,6 +34,7 @@ mod fairness;
 mod http;
 pub mod json;
 pub mod keyvalue;
+mod linker;
 pub mod links;
 pub mod logging;
 pub mod messaging;

@@ -6,7 +6,6 @@
 use crate::bindings::wasi::logging::logging::{self, Level};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use wasmtime::component::{HasData, Linker};
 
 /// The longest message kept from one guest log call; longer ones are cut.
 pub const MAX_MESSAGE_BYTES: usize = 16 << 10;
@@ -126,19 +125,7 @@ pub struct View<'a> {
     pub ctx: &'a Ctx,
 }
 
-struct HasLogging;
-
-impl HasData for HasLogging {
-    type Data<'a> = View<'a>;
-}
-
-/// Adds `wasi:logging/logging` to `linker`.
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> View<'_>,
-) -> wasmtime::Result<()> {
-    logging::add_to_linker::<_, HasLogging>(linker, get)
-}
+crate::linker::package_linker!("Adds `wasi:logging/logging` to `linker`.", logging,);
 
 /// `s` with its control characters (newlines, carriage returns…) escaped,
 /// so a guest's string is one log line that cannot pass for another.

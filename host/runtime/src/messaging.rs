@@ -8,7 +8,7 @@ use crate::links::Routing;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::component::{HasData, Linker};
+
 use weft_capability::messaging::{Message, MessageHandler, Messaging};
 
 /// The longest a guest's `request` may wait, whatever timeout it asks for.
@@ -32,20 +32,11 @@ impl View<'_> {
     }
 }
 
-struct HasMessaging;
-
-impl HasData for HasMessaging {
-    type Data<'a> = View<'a>;
-}
-
-/// Adds `wasmcloud:messaging/consumer` (and its types) to `linker`.
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> View<'_>,
-) -> wasmtime::Result<()> {
-    types::add_to_linker::<_, HasMessaging>(linker, get)?;
-    consumer::add_to_linker::<_, HasMessaging>(linker, get)
-}
+crate::linker::package_linker!(
+    "Adds `wasmcloud:messaging/consumer` (and its types) to `linker`.",
+    types,
+    consumer,
+);
 
 impl types::Host for View<'_> {}
 
