@@ -200,19 +200,28 @@ async fn calls_from_a_to_b_to_a_with_one_slot_end_at_the_deadline() -> anyhow::R
         Duration::from_secs(30),
         Encoding::Wave,
     );
-    // Wait until both links are bound: a single hop answers.
-    weft_tests::net::wait_for("the links to bind", Duration::from_secs(20), || async {
-        a.call_export_text(
-            "weft:platform/greeter",
-            "greet",
-            &["\"x\"".to_owned()],
-            Duration::from_secs(5),
-            Encoding::Wave,
-        )
-        .await
-        .ok()
-    })
-    .await?;
+    // Wait until both links are bound: a single hop answers from each
+    // side (else the two-hop call would fail at once, "not linked").
+    for me in ["a", "b"] {
+        let component = host
+            .host
+            .component(me)
+            .ok_or_else(|| anyhow::anyhow!("{me} is not running"))?;
+        let what = format!("the link from {me} to bind");
+        weft_tests::net::wait_for(&what, Duration::from_secs(20), || async {
+            component
+                .call_export_text(
+                    "weft:platform/greeter",
+                    "greet",
+                    &["\"x\"".to_owned()],
+                    Duration::from_secs(5),
+                    Encoding::Wave,
+                )
+                .await
+                .ok()
+        })
+        .await?;
+    }
     let started = Instant::now();
     let outcome = tokio::time::timeout(Duration::from_secs(10), bounce).await;
     let took = started.elapsed();

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{LatticeHost, link, provider, scale, start_host};
+use common::{TestHost, link, provider, scale, start_host};
 use std::time::Duration;
 use weft_host::HostApi;
 use weft_lattice_client::LatticeClient;
@@ -24,7 +24,7 @@ const LATTICE: &str = "sec";
 /// the subscription `sec.echo`; returns once the echo answers.
 async fn echo_on(
     client: &LatticeClient,
-    host: &LatticeHost,
+    host: &TestHost,
     nats: &async_nats::Client,
 ) -> anyhow::Result<()> {
     let id = host.host.id();
@@ -57,7 +57,7 @@ async fn echo_on(
 }
 
 /// The value of the refusal counter for component `echo` and `action`.
-fn refused(host: &LatticeHost, action: &str) -> u64 {
+fn refused(host: &TestHost, action: &str) -> u64 {
     let wanted = format!("weft_messaging_refused_total{{component=\"echo\",action=\"{action}\"}} ");
     host.host
         .metrics()
@@ -166,6 +166,7 @@ async fn a_component_made_to_reply_or_send_to_lattice_subjects_changes_nothing()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_and_queue_groups_on_lattice_subjects_are_not_bound() -> anyhow::Result<()> {
+    let log = weft_tests::log::capture();
     let server = NatsServer::start().await?;
     let host = start_host(&server.url(), "subs", &[]).await?;
     let client = common::client(&server.url(), "subs").await?;
@@ -216,12 +217,27 @@ async fn subscriptions_and_queue_groups_on_lattice_subjects_are_not_bound() -> a
             )
         })
         .await?;
-    wait_for(
-        "every hostile subscription to be refused",
-        Duration::from_secs(20),
-        || async { (refused(&host, "subscribe") >= 6).then_some(()) },
-    )
-    .await?;
+    // Each refusal is logged with what was refused: wait for every one
+    // (the counter counts attempts, and a link is tried again whenever
+    // links or config change, so a count could be reached by a few).
+    let refusals = hostile
+        .iter()
+        .map(|(_, _, value)| *value)
+        .chain(["wadm_server"]);
+    for value in refusals {
+        wait_for(
+            &format!("the subscription `{value}` to be refused"),
+            Duration::from_secs(20),
+            || async {
+                log.lines_with("cannot bind the link from `nats` to `echo`")
+                    .iter()
+                    .any(|l| l.contains(&format!("refused to subscribe to `{value}`")))
+                    .then_some(())
+            },
+        )
+        .await?;
+    }
+    assert!(refused(&host, "subscribe") >= 6);
     // The control plane still answers (no component took its messages).
     for _ in 0..5 {
         assert_eq!(client.hosts().await?.len(), 1);
