@@ -4,6 +4,7 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 use weft_apps::plan::APP;
+use weft_capability::sync::Locked;
 use weft_lattice_client::LatticeClient;
 use weft_lattice_protocol::wire::{HostInventory, Link, StringMap};
 
@@ -108,7 +109,7 @@ impl Known {
     /// Notes an event of `kind` from `host`, which says it beats every
     /// `beat` ms (wire values, so clamped).
     fn heard(&self, host: &str, kind: &str, beat: Option<u64>) {
-        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut hosts = self.hosts.locked();
         if kind.ends_with(".host_stopped") {
             hosts.remove(host);
         } else if kind.ends_with(".host_heartbeat") || kind.ends_with(".host_started") {
@@ -129,7 +130,7 @@ impl Known {
 
     fn alive(&self) -> Vec<String> {
         let now = std::time::Instant::now();
-        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut hosts = self.hosts.locked();
         hosts.retain(|_, until| *until > now);
         hosts.keys().cloned().collect()
     }

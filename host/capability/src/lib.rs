@@ -29,3 +29,4 @@ pub mod keyvalue;
 pub mod messaging;
 pub mod provider;
 pub mod settings;
+pub mod sync;

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use weft_capability::call::{self, Call};
+use weft_capability::sync::Shared;
 
 /// Who the host is and how long it has run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,11 +169,7 @@ impl HostApi for Host {
             id: self.id.clone(),
             friendly_name: self.friendly_name.clone(),
             version: VERSION.to_owned(),
-            labels: self
-                .labels
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
+            labels: self.labels.reading().clone(),
             uptime: self.started.elapsed(),
         }
     }
@@ -215,20 +212,14 @@ impl HostApi for Host {
     fn put_label(&self, key: &str, value: &str) -> Result<(), LabelError> {
         identity::check_label_key(key)?;
         self.labels
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
+            .writing()
             .insert(key.to_owned(), value.to_owned());
         Ok(())
     }
 
     fn delete_label(&self, key: &str) -> Result<bool, LabelError> {
         identity::check_label_key(key)?;
-        Ok(self
-            .labels
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key)
-            .is_some())
+        Ok(self.labels.writing().remove(key).is_some())
     }
 
     fn request_stop(&self, drain: Option<Duration>) {
@@ -350,7 +341,7 @@ impl Host {
     /// Whether every constraint equals one of the host's labels; if not,
     /// which does not.
     fn labels_match(&self, constraints: &BTreeMap<String, String>) -> Result<(), Decline> {
-        let labels = self.labels.read().unwrap_or_else(|p| p.into_inner());
+        let labels = self.labels.reading();
         for (k, v) in constraints {
             match labels.get(k) {
                 Some(have) if have == v => {}

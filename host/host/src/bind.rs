@@ -20,6 +20,7 @@ use std::sync::Arc;
 use weft_capability::http::IncomingHandler;
 use weft_capability::messaging::{Message, MessageHandler, Use};
 use weft_capability::provider::{Capability, Subscription};
+use weft_capability::sync::{Locked, Shared};
 use weft_runtime::{CallTarget, Component, Links};
 
 /// What identifies an inbound binding: the link (all of it, config
@@ -88,9 +89,9 @@ impl Host {
     /// last rebind, are resolved: starting the ten-thousandth copy of an
     /// unlinked component costs what starting the first did.
     pub(crate) fn rebind(&self) {
-        let links = self.links.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let links = self.links.reading().clone();
         let scaled: HashSet<String> = {
-            let deployments = self.deployments.read().unwrap_or_else(|p| p.into_inner());
+            let deployments = self.deployments.reading();
             links
                 .iter()
                 .flat_map(|l| [&l.source, &l.target])
@@ -103,10 +104,7 @@ impl Host {
             .map(|l| l.source.clone())
             .filter(|s| scaled.contains(s))
             .collect();
-        let before = std::mem::replace(
-            &mut *self.linked.lock().unwrap_or_else(|p| p.into_inner()),
-            sources.clone(),
-        );
+        let before = std::mem::replace(&mut *self.linked.locked(), sources.clone());
         let mut metered = Vec::new();
         for id in sources.union(&before) {
             let Some(component) = self.component(id) else {
@@ -244,7 +242,7 @@ impl Host {
         if self.draining.load(std::sync::atomic::Ordering::Acquire) {
             wanted.clear();
         }
-        let mut inbound = self.inbound.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inbound = self.inbound.locked();
         inbound.retain(|key, _| wanted.contains_key(key));
         for (key, (capability, component, link)) in wanted {
             if let Some((live, _)) = inbound.get(&key) {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use weft_capability::messaging::Reserved;
+use weft_capability::sync::Locked;
 
 /// The host's guard: what is reserved, and what was refused so far.
 #[derive(Debug, Default)]
@@ -39,7 +40,7 @@ impl Guard {
         reason: &dyn std::fmt::Display,
     ) {
         let n = {
-            let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+            let mut refused = self.refused.locked();
             let n = refused
                 .entry((metric, component.to_owned(), action))
                 .or_default();
@@ -65,7 +66,7 @@ impl Guard {
 
     /// The refusal counters in the Prometheus text format.
     pub(crate) fn render(&self, out: &mut String) {
-        let refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        let refused = self.refused.locked();
         let mut last = "";
         for ((metric, component, action), n) in refused.iter() {
             if *metric != last {

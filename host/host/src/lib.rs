@@ -42,6 +42,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use weft_capability::call::RemoteCalls;
+use weft_capability::sync::{Locked, Shared};
 use weft_runtime::{CompileCache, Component, ComponentSpec, Runtime, RuntimeConfig};
 
 /// The Weft version hosts report.
@@ -310,7 +311,7 @@ impl Host {
         replace: bool,
     ) -> Result<Arc<Component>, Error> {
         let id = component.id().to_owned();
-        let mut components = self.components.write().unwrap_or_else(|p| p.into_inner());
+        let mut components = self.components.writing();
         if !replace && components.contains_key(&id) {
             return Err(Error::AlreadyRunning(id));
         }
@@ -370,34 +371,25 @@ impl Host {
     }
 
     pub(crate) fn deployment(&self, id: &str) -> Option<scale::Deployment> {
-        self.deployments
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned()
+        self.deployments.reading().get(id).cloned()
     }
 
     pub(crate) fn deployments_mut(
         &self,
     ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, scale::Deployment>> {
-        self.deployments.write().unwrap_or_else(|p| p.into_inner())
+        self.deployments.writing()
     }
 
     /// Remembers what `image_ref` resolved to, for auctions.
     pub(crate) fn remember_image(&self, image_ref: &str, digest: &str) {
         self.images
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
+            .writing()
             .insert(image_ref.to_owned(), digest.to_owned());
     }
 
     /// The digest (hex) `image_ref` resolved to when it was last loaded here.
     pub(crate) fn known_digest(&self, image_ref: &str) -> Option<String> {
-        self.images
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(image_ref)
-            .cloned()
+        self.images.reading().get(image_ref).cloned()
     }
 
     /// Whether starting `image_ref` would skip compiling: it was loaded here
@@ -408,8 +400,7 @@ impl Host {
         };
         let running = self
             .components
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
+            .reading()
             .values()
             .any(|c| c.digest() == digest);
         running || self.cache.contains(self.runtime.engine(), &digest)
@@ -417,23 +408,14 @@ impl Host {
 
     /// The running component called `id`.
     pub fn component(&self, id: &str) -> Option<Arc<Component>> {
-        self.components
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned()
+        self.components.reading().get(id).cloned()
     }
 
     /// Stops `id`; running invocations finish. Returns whether it was running.
     pub fn stop_component(&self, id: &str) -> bool {
         // Where it came from goes with it, whoever started it.
         self.deployments_mut().remove(id);
-        let stopped = self
-            .components
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id)
-            .is_some();
+        let stopped = self.components.writing().remove(id).is_some();
         if stopped {
             // Providers stop calling it.
             self.rebind();
@@ -443,13 +425,7 @@ impl Host {
 
     /// Ids of the running components, sorted.
     pub fn component_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .components
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
-            .collect();
+        let mut ids: Vec<String> = self.components.reading().keys().cloned().collect();
         ids.sort();
         ids
     }
@@ -470,16 +446,12 @@ impl Host {
     /// invocations were still running when it gave up (0: all finished).
     pub async fn drain(&self, within: Duration) -> usize {
         self.draining.store(true, Ordering::Release);
-        self.inbound
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.inbound.locked().clear();
         let deadline = Instant::now() + within;
         loop {
             let running: usize = self
                 .components
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
+                .reading()
                 .values()
                 .map(|c| c.in_flight())
                 .sum();

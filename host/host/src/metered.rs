@@ -15,6 +15,7 @@ use weft_capability::http::Body;
 use weft_capability::http_client::{self, HttpClient, Options};
 use weft_capability::keyvalue::{self, KeyResponse, KeyValue};
 use weft_capability::messaging::{self, Message, MessageHandler, Messaging, Subscription, Use};
+use weft_capability::sync::Locked;
 use weft_runtime::metrics::Calls;
 
 /// Awaits `call`, recording it in `calls`.
@@ -201,7 +202,7 @@ pub(crate) struct Wrappers {
 
 impl Wrappers {
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<LinkKey, Wrapped>> {
-        self.by_link.lock().unwrap_or_else(|p| p.into_inner())
+        self.by_link.locked()
     }
 
     /// `inner` metered in `calls` for link `key`: the wrapper handed out

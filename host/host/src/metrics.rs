@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use weft_capability::sync::{Locked, Shared};
 use weft_runtime::metrics::{BUCKETS, Calls, Histogram, Kind};
 use weft_runtime::{Component, Origin};
 
@@ -58,21 +59,13 @@ impl HostMeters {
 
     /// The meter of a link (the same one every time links are resolved).
     pub(crate) fn link(&self, key: LinkKey) -> Arc<Calls> {
-        self.links
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(key)
-            .or_default()
-            .clone()
+        self.links.locked().entry(key).or_default().clone()
     }
 
     /// Forgets the meters of links no longer bound.
     pub(crate) fn keep_links(&self, bound: &[LinkKey]) {
         self.wrappers.keep(bound);
-        self.links
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|k, _| bound.contains(k));
+        self.links.locked().retain(|k, _| bound.contains(k));
     }
 }
 
@@ -140,13 +133,8 @@ impl Host {
     /// The host's metrics in the Prometheus text format (what `weft host
     /// --metrics` serves at `/metrics`).
     pub fn metrics(&self) -> String {
-        let mut components: Vec<Arc<Component>> = self
-            .components
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let mut components: Vec<Arc<Component>> =
+            self.components.reading().values().cloned().collect();
         components.sort_by(|a, b| a.id().cmp(b.id()));
         let mut out = String::new();
 
@@ -174,8 +162,7 @@ impl Host {
         let links: Vec<(LinkKey, Arc<Calls>)> = self
             .meters
             .links
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .locked()
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();

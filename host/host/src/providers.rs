@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use weft_capability::builtin::Builtin;
 use weft_capability::provider::{self, Capability};
+use weft_capability::sync::Shared;
 
 /// A request to start a provider instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +107,7 @@ impl Host {
                 source,
             })?;
         {
-            let mut providers = self.providers.write().unwrap_or_else(|p| p.into_inner());
+            let mut providers = self.providers.writing();
             if providers.contains_key(&req.provider_id) {
                 return Err(ProviderError::AlreadyRunning(req.provider_id));
             }
@@ -127,12 +128,7 @@ impl Host {
     /// Stops provider `id`; components linked to it get a clear error on
     /// their next call. Returns whether it was running.
     pub fn stop_provider(&self, id: &str) -> bool {
-        let stopped = self
-            .providers
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id)
-            .is_some();
+        let stopped = self.providers.writing().remove(id).is_some();
         if stopped {
             self.rebind();
         }
@@ -140,16 +136,12 @@ impl Host {
     }
 
     pub(crate) fn provider(&self, id: &str) -> Option<RunningProvider> {
-        self.providers
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned()
+        self.providers.reading().get(id).cloned()
     }
 
     /// Ids of the running providers with their kind and annotations, sorted.
     pub(crate) fn provider_list(&self) -> Vec<(String, String, BTreeMap<String, String>)> {
-        let providers = self.providers.read().unwrap_or_else(|p| p.into_inner());
+        let providers = self.providers.reading();
         let mut list: Vec<_> = providers
             .iter()
             .map(|(id, p)| (id.clone(), p.reference.clone(), p.annotations.clone()))
@@ -162,7 +154,7 @@ impl Host {
     /// component accordingly: the next call of each goes where its links now
     /// say.
     pub fn set_links(&self, links: Vec<LinkBinding>) {
-        *self.links.write().unwrap_or_else(|p| p.into_inner()) = links;
+        *self.links.writing() = links;
         self.rebind();
     }
 }

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weft_capability::messaging::{Error, Message, MessageHandler, Messaging, Subscription};
+use weft_capability::sync::Shared;
 
 /// Told of every message a watched component sends.
 #[async_trait]
@@ -76,7 +77,7 @@ impl Host {
         }
         let now = Instant::now();
         {
-            let mut spied = self.spied.write().unwrap_or_else(|p| p.into_inner());
+            let mut spied = self.spied.writing();
             spied.retain(|_, until| *until > now);
             if spied.insert(component.to_owned(), now + ttl).is_none() {
                 tracing::info!(component, "a spy watches what it sends");
@@ -94,12 +95,7 @@ impl Host {
         let Some(tap) = &self.tap else {
             return messaging;
         };
-        let until = self
-            .spied
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(component)
-            .copied();
+        let until = self.spied.reading().get(component).copied();
         match until {
             Some(until) if until > Instant::now() => Arc::new(Tapped {
                 inner: messaging,

@@ -248,7 +248,13 @@ impl Puller {
             inflight.entry(digest.clone()).or_default().clone()
         };
         let _turn = lock.lock().await;
-        let result = self.fetch_locked(resolved, progress).await;
+        // A fetch of the same digest that held the turn before may have
+        // stored it meanwhile.
+        let result = match self.store.read(digest).await {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => self.download_component(resolved, progress).await,
+            Err(e) => Err(e),
+        };
         self.inflight
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -256,15 +262,13 @@ impl Puller {
         result
     }
 
-    async fn fetch_locked(
+    /// Downloads the component's layer, checks it is a component and
+    /// stores it under its digest.
+    async fn download_component(
         &self,
         resolved: &Resolved,
         progress: &dyn Progress,
     ) -> Result<Vec<u8>, Error> {
-        let digest = &resolved.component_digest;
-        if let Some(bytes) = self.store.read(digest).await? {
-            return Ok(bytes);
-        }
         let bytes = self
             .download(
                 &resolved.image,
@@ -280,7 +284,7 @@ impl Puller {
             reason,
         })?;
         self.downloads.fetch_add(1, Ordering::Relaxed);
-        self.store.write(digest, &bytes).await?;
+        self.store.write(&resolved.component_digest, &bytes).await?;
         Ok(bytes)
     }
 

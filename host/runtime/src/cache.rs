@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use wasmtime::Engine;
 use wasmtime::component::Component;
+use weft_capability::sync::Locked;
 
 /// The hex sha256 digest of `bytes`, as used to name wasm blobs.
 pub fn digest(bytes: &[u8]) -> String {
@@ -77,15 +78,12 @@ impl CompileCache {
     /// Drops the compiled components kept in memory for sharing (running
     /// components keep theirs); the next load reads the disk or compiles.
     pub fn forget_loaded(&self) {
-        self.loaded
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.loaded.locked().clear();
     }
 
     /// The component of `digest` for `engine` if it is in memory.
     fn shared(&self, engine: &Engine, digest: &str) -> Option<Component> {
-        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        let mut loaded = self.loaded.locked();
         let i = loaded
             .iter()
             .position(|(d, e, _)| d == digest && Engine::same(e, engine))?;
@@ -97,7 +95,7 @@ impl CompileCache {
 
     /// Keeps `component` in memory for the next copy of `digest`.
     fn keep(&self, engine: &Engine, digest: &str, component: &Component) {
-        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        let mut loaded = self.loaded.locked();
         loaded.retain(|(d, e, _)| !(d == digest && Engine::same(e, engine)));
         if loaded.len() >= SHARED_ENTRIES {
             loaded.pop_front();

@@ -12,6 +12,7 @@ use wasmtime::Trap;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use weft_capability::http::{Body, BodyError, Error, IncomingHandler};
+use weft_capability::sync::Locked;
 
 #[async_trait]
 impl IncomingHandler for Component {
@@ -51,7 +52,7 @@ impl Component {
         deadline: Instant,
     ) -> Result<http::Response<Body>, Error> {
         let reused = match self.limits.reuse {
-            Some(_) => self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop(),
+            Some(_) => self.idle.locked().pop(),
             None => None,
         };
         let (mut store, proxy, uses) = match reused {
@@ -137,7 +138,7 @@ impl Component {
                     proxy,
                     uses: uses + 1,
                 };
-                idle.lock().unwrap_or_else(|p| p.into_inner()).push(pooled);
+                idle.locked().push(pooled);
             }
             Ok::<(), TaskError>(())
         });

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
+use weft_capability::sync::Locked;
 use weft_lattice_protocol::wire::HostInventory;
 use weft_lattice_protocol::{EventName, Subjects};
 
@@ -28,6 +29,17 @@ pub struct Running {
     pub max_instances: u32,
     /// Its annotations (the app that manages it, if any).
     pub annotations: BTreeMap<String, String>,
+}
+
+impl HostView {
+    /// Component `id` scaled to `running`'s instances: stopped at 0.
+    pub fn scaled(&mut self, id: String, running: Running) {
+        if running.max_instances == 0 {
+            self.components.remove(&id);
+        } else {
+            self.components.insert(id, running);
+        }
+    }
 }
 
 /// A provider as a host reports it.
@@ -110,7 +122,7 @@ impl Observed {
     /// The hosts alive now (seen within three heartbeats), by id.
     pub fn hosts(&self) -> BTreeMap<String, HostView> {
         let now = Instant::now();
-        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut hosts = self.hosts.locked();
         hosts.retain(|_, s| {
             now.duration_since(s.last) < s.interval.unwrap_or(DEFAULT_BEAT) * MISSED_BEATS
         });
@@ -125,7 +137,7 @@ impl Observed {
     /// once rather than at the next periodic pass.
     pub fn next_expiry(&self) -> Option<Instant> {
         let now = Instant::now();
-        let hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        let hosts = self.hosts.locked();
         hosts
             .values()
             .map(|s| s.last + s.interval.unwrap_or(DEFAULT_BEAT) * MISSED_BEATS)
@@ -136,7 +148,7 @@ impl Observed {
     /// A host's heartbeat: its whole inventory, and the interval it states.
     pub fn heartbeat(&self, inv: &HostInventory, stated: Option<Duration>) {
         let now = Instant::now();
-        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut hosts = self.hosts.locked();
         let previous = hosts
             .get(&inv.host_id)
             .map(|s| (now.duration_since(s.last), s.interval));
@@ -160,7 +172,7 @@ impl Observed {
     /// A host's inventory asked for directly; kept unless a heartbeat
     /// came first.
     pub fn seed(&self, inv: &HostInventory) {
-        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut hosts = self.hosts.locked();
         hosts.entry(inv.host_id.clone()).or_insert_with(|| Seen {
             view: from_inventory(inv),
             last: Instant::now(),
@@ -170,20 +182,12 @@ impl Observed {
 
     /// A host said goodbye.
     pub fn gone(&self, host: &str) {
-        self.hosts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(host);
+        self.hosts.locked().remove(host);
     }
 
     /// Changes what `host` runs (an event, or a command that succeeded).
     pub fn patch(&self, host: &str, change: impl FnOnce(&mut HostView)) {
-        if let Some(seen) = self
-            .hosts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_mut(host)
-        {
+        if let Some(seen) = self.hosts.locked().get_mut(host) {
             change(&mut seen.view);
         }
     }
@@ -202,20 +206,12 @@ impl Observed {
                     .get("max_instances")
                     .and_then(Value::as_u64)
                     .unwrap_or(0);
-                self.patch(&host, |v| {
-                    if max == 0 {
-                        v.components.remove(&id);
-                    } else {
-                        v.components.insert(
-                            id,
-                            Running {
-                                image_ref: text(data, "image_ref").unwrap_or_default(),
-                                max_instances: u32::try_from(max).unwrap_or(u32::MAX),
-                                annotations: strings(data, "annotations"),
-                            },
-                        );
-                    }
-                });
+                let running = Running {
+                    image_ref: text(data, "image_ref").unwrap_or_default(),
+                    max_instances: u32::try_from(max).unwrap_or(u32::MAX),
+                    annotations: strings(data, "annotations"),
+                };
+                self.patch(&host, |v| v.scaled(id, running));
             }
             EventName::ProviderStarted => {
                 let Some(id) = text(data, "provider_id") else {

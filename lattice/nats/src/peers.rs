@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
+use weft_capability::sync::Locked;
 use weft_lattice_protocol::wire::Host;
 use weft_lattice_protocol::{CtlResponse, EventName, Operation, Subjects};
 
@@ -56,7 +57,7 @@ impl Peers {
     /// Hosts alive now, this one included.
     pub(crate) fn alive(&self) -> u32 {
         let now = Instant::now();
-        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = self.seen.locked();
         let others = seen
             .iter()
             .filter(|(id, s)| *id != &self.me && s.alive(now))
@@ -66,7 +67,7 @@ impl Peers {
 
     fn heard(&self, host: &str, beat: bool) {
         let now = Instant::now();
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = self.seen.locked();
         if !seen.contains_key(host) {
             // A host not seen before: forget the ones that stopped beating
             // (without a `host_stopped`), and track no more than the cap.
@@ -86,10 +87,7 @@ impl Peers {
     }
 
     fn gone(&self, host: &str) {
-        self.seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(host);
+        self.seen.locked().remove(host);
     }
 
     /// Follows the lattice's host events until the task is aborted.

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use weft_capability::backlog::Backlog;
 use weft_capability::call::{self, Call, Encoding, RemoteCalls};
+use weft_capability::sync::Locked;
 use weft_host::HostApi;
 use weft_lattice_protocol::rpc::RpcCall;
 use weft_lattice_protocol::{CtlResponse, Subjects};
@@ -100,12 +101,7 @@ pub struct RpcServer {
 
 impl Drop for RpcServer {
     fn drop(&mut self) {
-        for task in self
-            .served
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-        {
+        for task in self.served.locked().values() {
             task.abort();
         }
     }
@@ -132,7 +128,7 @@ impl RpcServer {
             .map(|c| c.id)
             .collect();
         let missing: Vec<String> = {
-            let mut served = self.served.lock().unwrap_or_else(|p| p.into_inner());
+            let mut served = self.served.locked();
             served.retain(|id, task| {
                 let keep = running.contains(id);
                 if !keep {
@@ -164,7 +160,7 @@ impl RpcServer {
                 self.host.clone(),
                 id.clone(),
             ));
-            let mut served = self.served.lock().unwrap_or_else(|p| p.into_inner());
+            let mut served = self.served.locked();
             if let Some(old) = served.insert(id, task) {
                 old.abort();
             }

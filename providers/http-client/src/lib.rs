@@ -35,6 +35,7 @@ use std::time::Duration;
 use weft_capability::http_client::{HttpClient, HttpClientProvider};
 use weft_capability::provider::{self, Capability, Config, ProviderKind, only_keys};
 use weft_capability::settings;
+use weft_capability::sync::Locked;
 
 /// The provider kind. Provider config keys: `connect_timeout_ms` and
 /// `first_byte_timeout_ms` (defaults for requests that set none; 10 s and
@@ -112,7 +113,7 @@ impl HttpClientProvider for HttpClients {
         link_config: &BTreeMap<String, String>,
     ) -> Result<Arc<dyn HttpClient>, provider::Error> {
         only_keys(link_config, &["allowed_hosts"])?;
-        let mut clients = self.by_config.lock().unwrap_or_else(|p| p.into_inner());
+        let mut clients = self.by_config.locked();
         if let Some(client) = clients.get(link_config) {
             return Ok(client.clone());
         }

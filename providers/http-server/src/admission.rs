@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use weft_capability::sync::Locked;
 
 /// Connections open across every listener of this process.
 static PROCESS_OPEN: AtomicUsize = AtomicUsize::new(0);
@@ -145,7 +146,7 @@ impl Admission {
 
     /// Takes a place for a connection from `client`, or says why not.
     pub(crate) fn admit(self: &Arc<Self>, client: IpAddr) -> Result<Admitted, Refused> {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let mut open = self.open.locked();
         if open.total >= self.limits.max {
             return Err(self.refuse(Refused::Full(self.limits.max)));
         }
@@ -174,7 +175,7 @@ impl Admission {
     /// there were since the last warning.
     fn refuse(&self, why: Refused) -> Refused {
         let count = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        let mut warned = self.warned.locked();
         let now = Instant::now();
         if warned.is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1)) {
             *warned = Some(now);
@@ -187,17 +188,13 @@ impl Admission {
     /// Connections open now.
     #[cfg(test)]
     fn open(&self) -> usize {
-        self.open.lock().unwrap_or_else(|p| p.into_inner()).total
+        self.open.locked().total
     }
 }
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        let mut open = self
-            .admission
-            .open
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut open = self.admission.open.locked();
         open.total = open.total.saturating_sub(1);
         self.admission.process.fetch_sub(1, Ordering::AcqRel);
         if let Some(n) = open.by_client.get_mut(&self.client) {

@@ -3,6 +3,7 @@
 use arc_swap::ArcSwap;
 use std::sync::{Arc, Mutex};
 use weft_capability::http::IncomingHandler;
+use weft_capability::sync::Locked;
 
 /// One route: requests whose host (if set) and path prefix match go to `handler`.
 #[derive(Clone)]
@@ -86,7 +87,7 @@ pub struct Router {
 impl Router {
     /// Adds `route`, replacing any route with the same name.
     pub fn add(&self, route: Route) {
-        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let _writer = self.writer.locked();
         let mut routes: Vec<Arc<Route>> = self
             .routes
             .load()
@@ -100,7 +101,7 @@ impl Router {
 
     /// Removes the route called `name`; returns whether there was one.
     pub fn remove(&self, name: &str) -> bool {
-        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let _writer = self.writer.locked();
         let current = self.routes.load();
         let routes: Vec<Arc<Route>> = current.iter().filter(|r| r.name != name).cloned().collect();
         let removed = routes.len() != current.len();

@@ -2,6 +2,7 @@
 //! per tenant so one component cannot take the host's memory.
 
 use super::{Error, KeyResponse, KeyValue, LIST_KEYS_PAGE, parse_counter};
+use crate::sync::Locked;
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -63,7 +64,7 @@ impl InMemoryKeyValue {
     fn lock(&self) -> MutexGuard<'_, Data> {
         // A panic while holding the lock cannot leave a map half-written
         // (every mutation is a single call), so a poisoned lock is still usable.
-        self.data.lock().unwrap_or_else(|p| p.into_inner())
+        self.data.locked()
     }
 }
 
