@@ -197,11 +197,8 @@ fn an_empty_lattice_gets_everything_and_a_converged_one_nothing() {
     // Undeployed: everything it started goes.
     let owned = BTreeMap::from([("shop".to_owned(), links.clone())]);
     let world = World {
-        hosts: &hosts,
-        links: &links,
-        configs: &configs,
-        failures: &failures,
         owned_links: &owned,
+        ..world
     };
     let p = plan(&[], &["shop"], &world);
     assert_eq!(

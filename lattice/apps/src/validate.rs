@@ -2,8 +2,10 @@
 //! path of the field (`spec.components[2].traits[0].properties.spread[1].weight`).
 
 use crate::Invalid;
-use crate::manifest::{API_VERSION, ComponentType, ConfigProperty, KIND, Manifest, Scaler, Trait};
-use std::collections::BTreeSet;
+use crate::manifest::{
+    API_VERSION, Component, ComponentType, ConfigProperty, KIND, LinkTrait, Manifest, Scaler, Trait,
+};
+use std::collections::{BTreeMap, BTreeSet};
 use weft_capability::builtin::Builtin;
 use weft_lattice_protocol::validate::token;
 
@@ -72,106 +74,126 @@ fn check_scaler(scaler: &Scaler, path: &str, errors: &mut Vec<Invalid>) {
 
 /// Checks `manifest`; every problem, each with its path.
 pub fn validate(manifest: &Manifest) -> Result<(), Vec<Invalid>> {
-    let mut errors = Vec::new();
-    if manifest.api_version != API_VERSION {
-        errors.push(Invalid::new(
-            "apiVersion",
-            format!("must be `{API_VERSION}`, not `{}`", manifest.api_version),
-        ));
-    }
-    if manifest.kind != KIND {
-        errors.push(Invalid::new(
-            "kind",
-            format!("must be `{KIND}`, not `{}`", manifest.kind),
-        ));
-    }
-    if let Err(e) = token("name", &manifest.metadata.name) {
-        errors.push(Invalid::new("metadata.name", e.reason));
-    }
-    match manifest.version() {
-        Some("latest") => errors.push(Invalid::new(
-            "metadata.annotations.version",
-            "`latest` is not a version: name it (v1.2.0), or leave it out and one is made up",
-        )),
-        Some(v) if v.is_empty() || v.contains(char::is_whitespace) => errors.push(Invalid::new(
-            "metadata.annotations.version",
-            "must be non-empty, without spaces",
-        )),
-        _ => {}
-    }
-    if manifest.spec.components.is_empty() {
-        errors.push(Invalid::new(
-            "spec.components",
-            "must list at least one component",
-        ));
-    }
-    let names: BTreeSet<&str> = manifest
-        .spec
-        .components
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
-    let mut seen = BTreeSet::new();
-    let mut ids = BTreeSet::new();
-    // Configs the app creates must have one set of values each.
-    let mut created: std::collections::BTreeMap<
-        String,
-        &std::collections::BTreeMap<String, String>,
-    > = std::collections::BTreeMap::new();
+    let mut check = Checker {
+        manifest,
+        names: manifest
+            .spec
+            .components
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect(),
+        seen: BTreeSet::new(),
+        ids: BTreeSet::new(),
+        created: BTreeMap::new(),
+        errors: Vec::new(),
+    };
+    check.header();
     for (i, c) in manifest.spec.components.iter().enumerate() {
-        let at = format!("spec.components[{i}]");
-        if c.name.is_empty() {
-            errors.push(Invalid::new(format!("{at}.name"), "must not be empty"));
-        } else if !seen.insert(c.name.as_str()) {
-            errors.push(Invalid::new(
-                format!("{at}.name"),
-                format!("`{}` is used twice", c.name),
-            ));
+        check.component(&format!("spec.components[{i}]"), c);
+    }
+    if check.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(check.errors)
+    }
+}
+
+/// A check of one manifest in progress: what it has seen, what is wrong.
+struct Checker<'m> {
+    manifest: &'m Manifest,
+    /// The components' names.
+    names: BTreeSet<&'m str>,
+    /// Names seen so far (to find one used twice).
+    seen: BTreeSet<&'m str>,
+    /// Ids seen so far.
+    ids: BTreeSet<String>,
+    /// Configs the app creates, with their values: one set each.
+    created: BTreeMap<String, &'m BTreeMap<String, String>>,
+    errors: Vec<Invalid>,
+}
+
+impl<'m> Checker<'m> {
+    fn error(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+        self.errors.push(Invalid::new(path, reason));
+    }
+
+    /// apiVersion, kind, name, version, and that there are components.
+    fn header(&mut self) {
+        let manifest = self.manifest;
+        if manifest.api_version != API_VERSION {
+            let got = &manifest.api_version;
+            self.error(
+                "apiVersion",
+                format!("must be `{API_VERSION}`, not `{got}`"),
+            );
         }
-        let id = manifest.id_of(c);
+        if manifest.kind != KIND {
+            self.error("kind", format!("must be `{KIND}`, not `{}`", manifest.kind));
+        }
+        if let Err(e) = token("name", &manifest.metadata.name) {
+            self.error("metadata.name", e.reason);
+        }
+        match manifest.version() {
+            Some("latest") => self.error(
+                "metadata.annotations.version",
+                "`latest` is not a version: name it (v1.2.0), or leave it out and one is made up",
+            ),
+            Some(v) if v.is_empty() || v.contains(char::is_whitespace) => self.error(
+                "metadata.annotations.version",
+                "must be non-empty, without spaces",
+            ),
+            _ => {}
+        }
+        if manifest.spec.components.is_empty() {
+            self.error("spec.components", "must list at least one component");
+        }
+    }
+
+    /// Component `c` (at `at`): name, id, image, configs, traits.
+    fn component(&mut self, at: &str, c: &'m Component) {
+        if c.name.is_empty() {
+            self.error(format!("{at}.name"), "must not be empty");
+        } else if !self.seen.insert(c.name.as_str()) {
+            self.error(format!("{at}.name"), format!("`{}` is used twice", c.name));
+        }
+        let id = self.manifest.id_of(c);
         if let Err(e) = token("id", &id) {
-            errors.push(Invalid::new(
+            self.error(
                 format!("{at}.properties.id"),
                 format!("`{id}`: {}", e.reason),
-            ));
-        } else if !ids.insert(id.clone()) {
-            errors.push(Invalid::new(
+            );
+        } else if !self.ids.insert(id.clone()) {
+            self.error(
                 format!("{at}.properties.id"),
                 format!("`{id}` is used twice"),
-            ));
+            );
         }
         if c.properties.application.is_some() {
-            errors.push(Invalid::new(
+            self.error(
                 format!("{at}.properties.application"),
                 "shared components of other apps are not supported; give an image",
-            ));
+            );
         }
+        let image_at = format!("{at}.properties.image");
         match (&c.properties.image, c.kind) {
-            (None, _) => errors.push(Invalid::new(
-                format!("{at}.properties.image"),
-                "is required",
-            )),
-            (Some(image), ComponentType::Capability) if provider_ref(image).is_none() => {
-                errors.push(Invalid::new(
-                    format!("{at}.properties.image"),
+            (None, _) => self.error(image_at, "is required"),
+            (Some(image), ComponentType::Capability) if provider_ref(image).is_none() => self
+                .error(
+                    image_at,
                     format!(
                         "`{image}` is not a provider Weft has; use {} (or the wasmCloud images of those)",
                         Builtin::listed()
                     ),
-                ));
-            }
+                ),
             (Some(image), ComponentType::Component) if image.is_empty() => {
-                errors.push(Invalid::new(
-                    format!("{at}.properties.image"),
-                    "must not be empty",
-                ));
+                self.error(image_at, "must not be empty");
             }
             _ => {}
         }
         check_configs(
             &c.properties.config,
             &format!("{at}.properties.config"),
-            &mut errors,
+            &mut self.errors,
         );
         let mut scalers = 0;
         let mut links = BTreeSet::new();
@@ -181,87 +203,82 @@ pub fn validate(manifest: &Manifest) -> Result<(), Vec<Invalid>> {
                 Trait::Spreadscaler(s) | Trait::Daemonscaler(s) => {
                     scalers += 1;
                     if scalers > 1 {
-                        errors.push(Invalid::new(
-                            at.to_string(),
-                            "a component has one scaler at most",
-                        ));
+                        self.error(at.clone(), "a component has one scaler at most");
                     }
-                    check_scaler(s, &at, &mut errors);
+                    check_scaler(s, &at, &mut self.errors);
                 }
-                Trait::Link(link) => {
-                    let target = link.target.name();
-                    if !names.contains(target) {
-                        errors.push(Invalid::new(
-                            format!("{at}.target"),
-                            format!("`{target}` is not a component of this app"),
-                        ));
-                    }
-                    for (field, value) in
-                        [("namespace", &link.namespace), ("package", &link.package)]
-                    {
-                        if let Err(e) = token(field, value) {
-                            errors.push(Invalid::new(format!("{at}.{field}"), e.reason));
-                        }
-                    }
-                    if link.interfaces.is_empty() || link.interfaces.iter().any(String::is_empty) {
-                        errors.push(Invalid::new(
-                            format!("{at}.interfaces"),
-                            "must name at least one interface",
-                        ));
-                    }
-                    if let Some(name) = &link.name
-                        && let Err(e) = token("name", name)
-                    {
-                        errors.push(Invalid::new(format!("{at}.name"), e.reason));
-                    }
-                    let name = link.name.as_deref().unwrap_or("default");
-                    for interface in &link.interfaces {
-                        let slot = (
-                            name.to_owned(),
-                            link.namespace.clone(),
-                            link.package.clone(),
-                            interface.clone(),
-                        );
-                        if !links.insert(slot) {
-                            errors.push(Invalid::new(
-                                format!("{at}.interfaces"),
-                                format!(
-                                    "{}:{}/{interface} is linked twice under the name `{name}`",
-                                    link.namespace, link.package
-                                ),
-                            ));
-                        }
-                    }
-                    check_configs(
-                        link.target.config(),
-                        &format!("{at}.target.config"),
-                        &mut errors,
-                    );
-                    let source = link.source.as_ref().map_or(&[][..], |s| &s.config[..]);
-                    check_configs(source, &format!("{at}.source.config"), &mut errors);
-                    for config in link.target.config().iter().chain(source) {
-                        if let Some(props) = &config.properties
-                            && created
-                                .insert(manifest.config_name(config), props)
-                                .is_some_and(|p| p != props)
-                        {
-                            errors.push(Invalid::new(
-                                at.to_string(),
-                                format!(
-                                    "config `{}` is given twice with different properties",
-                                    config.name
-                                ),
-                            ));
-                        }
-                    }
-                }
+                Trait::Link(link) => self.link(&at, link, &mut links),
             }
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
+
+    /// Link trait `link` (at `at`); `slots` are the component's link slots
+    /// so far (name, namespace, package, interface).
+    fn link(&mut self, at: &str, link: &'m LinkTrait, slots: &mut BTreeSet<[String; 4]>) {
+        let target = link.target.name();
+        if !self.names.contains(target) {
+            self.error(
+                format!("{at}.target"),
+                format!("`{target}` is not a component of this app"),
+            );
+        }
+        for (field, value) in [("namespace", &link.namespace), ("package", &link.package)] {
+            if let Err(e) = token(field, value) {
+                self.error(format!("{at}.{field}"), e.reason);
+            }
+        }
+        if link.interfaces.is_empty() || link.interfaces.iter().any(String::is_empty) {
+            self.error(
+                format!("{at}.interfaces"),
+                "must name at least one interface",
+            );
+        }
+        if let Some(name) = &link.name
+            && let Err(e) = token("name", name)
+        {
+            self.error(format!("{at}.name"), e.reason);
+        }
+        let name = link.name.as_deref().unwrap_or("default");
+        for interface in &link.interfaces {
+            let slot = [
+                name.to_owned(),
+                link.namespace.clone(),
+                link.package.clone(),
+                interface.clone(),
+            ];
+            if !slots.insert(slot) {
+                self.error(
+                    format!("{at}.interfaces"),
+                    format!(
+                        "{}:{}/{interface} is linked twice under the name `{name}`",
+                        link.namespace, link.package
+                    ),
+                );
+            }
+        }
+        check_configs(
+            link.target.config(),
+            &format!("{at}.target.config"),
+            &mut self.errors,
+        );
+        let source = link.source.as_ref().map_or(&[][..], |s| &s.config[..]);
+        check_configs(source, &format!("{at}.source.config"), &mut self.errors);
+        for config in link.target.config().iter().chain(source) {
+            if let Some(props) = &config.properties
+                && self
+                    .created
+                    .insert(self.manifest.config_name(config), props)
+                    .is_some_and(|p| p != props)
+            {
+                self.error(
+                    at,
+                    format!(
+                        "config `{}` is given twice with different properties",
+                        config.name
+                    ),
+                );
+            }
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //! config) and unknown subjects get exactly one answer.
 
 mod auction;
+mod host_ops;
 mod lifecycle;
 
 use crate::convert::{self, Endpoints};
@@ -383,71 +384,43 @@ impl Ctx {
             Operation::HostGet { .. } => {
                 json(&CtlResponse::ok(convert::inventory(self.host.inventory())))
             }
-            Operation::LabelPut { .. } => {
-                let label: wire::HostLabel = match parse(op, body) {
-                    Ok(label) => label,
-                    Err(reply) => return Some(reply),
-                };
-                match self.host.put_label(&label.key, &label.value) {
-                    Ok(()) => self.labels_changed().await,
-                    Err(e) => json(&CtlResponse::<()>::error(e.to_string())),
-                }
-            }
-            Operation::LabelDel { .. } => {
-                let label: wire::HostLabelKey = match parse(op, body) {
-                    Ok(label) => label,
-                    Err(reply) => return Some(reply),
-                };
-                match self.host.delete_label(&label.key) {
-                    Ok(_) => self.labels_changed().await,
-                    Err(e) => json(&CtlResponse::<()>::error(e.to_string())),
-                }
-            }
-            Operation::HostStop { host } => {
-                // wash sends a body; an empty one means "stop now".
-                let stop: wire::StopHost = if body.is_empty() {
-                    wire::StopHost {
-                        host_id: host.clone(),
-                        timeout: None,
-                    }
-                } else {
-                    match parse(op, body) {
-                        Ok(stop) => stop,
-                        Err(reply) => return Some(reply),
-                    }
-                };
-                self.host
-                    .request_stop(stop.timeout.map(Duration::from_millis));
-                json(&CtlResponse::ack())
-            }
+            Operation::LabelPut { .. } => match parse(op, body) {
+                Ok(label) => self.label_put(label).await,
+                Err(reply) => reply,
+            },
+            Operation::LabelDel { .. } => match parse(op, body) {
+                Ok(label) => self.label_del(label).await,
+                Err(reply) => reply,
+            },
+            // wash sends a body; an empty one means "stop now".
+            Operation::HostStop { host } if body.is_empty() => self.host_stop(wire::StopHost {
+                host_id: host.clone(),
+                timeout: None,
+            }),
+            Operation::HostStop { .. } => match parse(op, body) {
+                Ok(stop) => self.host_stop(stop),
+                Err(reply) => reply,
+            },
             Operation::ComponentScale { .. } => match parse::<wire::ScaleComponent>(op, body) {
                 Ok(cmd) => self.scale(cmd).await,
                 Err(reply) => reply,
             },
-            Operation::ComponentAuction => return self.component_auction(op, body, declines),
+            Operation::ComponentAuction => match parse(op, body) {
+                Ok(req) => return self.component_auction(req, declines),
+                Err(reply) => reply,
+            },
             Operation::ProviderStart { .. } => match parse::<wire::StartProvider>(op, body) {
                 Ok(cmd) => self.start_provider(cmd).await,
                 Err(reply) => reply,
             },
-            Operation::ProviderStop { .. } => {
-                let cmd: wire::StopProvider = match parse(op, body) {
-                    Ok(cmd) => cmd,
-                    Err(reply) => return Some(reply),
-                };
-                if self.host.stop_provider(&cmd.provider_id) {
-                    let data = serde_json::json!({
-                        "provider_id": cmd.provider_id, "host_id": self.host_id,
-                    });
-                    self.events.publish(EventName::ProviderStopped, &data).await;
-                    json(&CtlResponse::ack())
-                } else {
-                    json(&CtlResponse::<()>::error(format!(
-                        "provider `{}` is not running on this host",
-                        cmd.provider_id
-                    )))
-                }
-            }
-            Operation::ProviderAuction => return self.provider_auction(op, body, declines),
+            Operation::ProviderStop { .. } => match parse(op, body) {
+                Ok(cmd) => self.stop_provider(cmd).await,
+                Err(reply) => reply,
+            },
+            Operation::ProviderAuction => match parse(op, body) {
+                Ok(req) => return self.provider_auction(req, declines),
+                Err(reply) => reply,
+            },
             Operation::ConfigPut { name } => match parse::<wire::StringMap>(op, body) {
                 Ok(values) => self.config_put(name, &values).await,
                 Err(reply) => reply,
@@ -457,26 +430,13 @@ impl Ctx {
                 Ok(None) => failure(StateError::NoSuchConfig(name.clone())),
                 Err(e) => failure(e),
             },
-            Operation::ConfigDel { name } => match self.state.delete_config(name).await {
-                Ok(()) => {
-                    let data = serde_json::json!({ "config_name": name });
-                    self.events.publish(EventName::ConfigDeleted, &data).await;
-                    json(&CtlResponse::ack())
-                }
-                Err(e) => failure(e),
-            },
+            Operation::ConfigDel { name } => self.config_del(name).await,
             Operation::LinkPut => match parse::<wire::Link>(op, body) {
                 Ok(link) => self.link_put(&link).await,
                 Err(reply) => reply,
             },
-            Operation::LinkDel => match parse::<wire::DeleteLink>(op, body) {
-                Ok(del) => match self.state.delete_link(&del).await {
-                    Ok(()) => {
-                        self.events.publish(EventName::LinkdefDeleted, &del).await;
-                        json(&CtlResponse::ack())
-                    }
-                    Err(e) => failure(e),
-                },
+            Operation::LinkDel => match parse(op, body) {
+                Ok(del) => self.link_del(&del).await,
                 Err(reply) => reply,
             },
             Operation::LinkGet => self.link_get().await,
@@ -486,17 +446,32 @@ impl Ctx {
             },
             // Weft signs nothing: there are no JWT claims to list.
             Operation::ClaimsGet => json(&CtlResponse::ok(Vec::<wire::StringMap>::new())),
-            Operation::RegistryPut => {
-                match parse::<BTreeMap<String, wire::RegistryCredential>>(op, body) {
-                    Ok(registries) => {
-                        self.host
-                            .put_registry_credentials(convert::registry_credentials(registries));
-                        json(&CtlResponse::ack())
-                    }
-                    Err(reply) => reply,
-                }
-            }
+            Operation::RegistryPut => match parse(op, body) {
+                Ok(registries) => self.registry_put(registries),
+                Err(reply) => reply,
+            },
         })
+    }
+
+    async fn config_del(&self, name: &str) -> Vec<u8> {
+        match self.state.delete_config(name).await {
+            Ok(()) => {
+                let data = serde_json::json!({ "config_name": name });
+                self.events.publish(EventName::ConfigDeleted, &data).await;
+                json(&CtlResponse::ack())
+            }
+            Err(e) => failure(e),
+        }
+    }
+
+    async fn link_del(&self, del: &wire::DeleteLink) -> Vec<u8> {
+        match self.state.delete_link(del).await {
+            Ok(()) => {
+                self.events.publish(EventName::LinkdefDeleted, del).await;
+                json(&CtlResponse::ack())
+            }
+            Err(e) => failure(e),
+        }
     }
 
     async fn config_put(&self, name: &str, values: &wire::StringMap) -> Vec<u8> {
@@ -580,20 +555,6 @@ impl Ctx {
         }
         self.host.set_links(bindings);
         Ok(())
-    }
-
-    async fn labels_changed(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct LabelsChanged {
-            host_id: String,
-            labels: wire::StringMap,
-        }
-        let data = LabelsChanged {
-            host_id: self.host_id.clone(),
-            labels: self.host.info().labels,
-        };
-        self.events.publish(EventName::LabelsChanged, &data).await;
-        json(&CtlResponse::ack())
     }
 }
 

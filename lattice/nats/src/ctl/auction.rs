@@ -3,21 +3,16 @@
 //! header), also with the reason when it does not — both carrying how many
 //! hosts it knows, so the client can stop waiting once all have answered.
 
-use super::{Ctx, json, parse};
-use weft_lattice_protocol::Operation;
+use super::{Ctx, json};
 use weft_lattice_protocol::wire::{self, CtlResponse};
 
 impl Ctx {
+    /// This host's bid for `req` (or its decline, when asked for).
     pub(super) fn component_auction(
         &self,
-        op: &Operation,
-        body: &[u8],
+        req: wire::ComponentAuctionRequest,
         declines: bool,
     ) -> Option<Vec<u8>> {
-        let req: wire::ComponentAuctionRequest = match parse(op, body) {
-            Ok(req) => req,
-            Err(reply) => return Some(reply),
-        };
         let bid = self
             .host
             .bid(&req.component_id, &req.component_ref, &req.constraints);
@@ -44,16 +39,12 @@ impl Ctx {
         self.answer(bid.err().map(|d| d.0), ack, declines)
     }
 
+    /// This host's bid for `req` (or its decline, when asked for).
     pub(super) fn provider_auction(
         &self,
-        op: &Operation,
-        body: &[u8],
+        req: wire::ProviderAuctionRequest,
         declines: bool,
     ) -> Option<Vec<u8>> {
-        let req: wire::ProviderAuctionRequest = match parse(op, body) {
-            Ok(req) => req,
-            Err(reply) => return Some(reply),
-        };
         let bid = self.host.provider_bid(&req.provider_id, &req.constraints);
         let ack = wire::ProviderAuctionAck {
             provider_ref: req.provider_ref,
