@@ -8,7 +8,7 @@ use std::time::Duration;
 use weft_host::{Host, HostBuilder};
 use weft_lattice_client::LatticeClient;
 use weft_lattice_host::{LatticeHost, LatticeHostConfig};
-use weft_lattice_nats::{NatsAuth, connect};
+use weft_lattice_nats::{NatsAuth, Plane, connect_to};
 use weft_lattice_protocol::Subjects;
 
 /// A host serving the control protocol until dropped.
@@ -23,7 +23,8 @@ impl InProcessHost {
     /// NATS server at `url`.
     pub async fn join(builder: HostBuilder, url: &str, lattice: &str) -> anyhow::Result<Self> {
         let subjects = Subjects::new("wasmbus.ctl", lattice)?;
-        let nats = connect(
+        let nats = connect_to(
+            Plane::Control,
             url,
             &NatsAuth::None,
             None,

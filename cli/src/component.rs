@@ -275,17 +275,29 @@ enum UpdateWhat {
     },
 }
 
+/// The hosts component `id` runs on (with its image there), or an error
+/// saying how to start it (from `image_ref`).
+async fn running_somewhere(
+    client: &LatticeClient,
+    lattice: &LatticeArgs,
+    id: &str,
+    image_ref: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let targets = running(client, id).await?;
+    if targets.is_empty() {
+        anyhow::bail!(
+            "component `{id}` is not running in lattice `{}`; start it with `weft start component {image_ref} {id}`",
+            lattice.lattice
+        );
+    }
+    Ok(targets)
+}
+
 /// Runs `weft update …`.
 pub async fn update(args: UpdateArgs) -> anyhow::Result<()> {
     let client = args.lattice.client().await?;
     let UpdateWhat::Component { id, image_ref } = args.what;
-    let targets = running(&client, &id).await?;
-    if targets.is_empty() {
-        anyhow::bail!(
-            "component `{id}` is not running in lattice `{}`; start it with `weft start component {image_ref} {id}`",
-            args.lattice.lattice
-        );
-    }
+    let targets = running_somewhere(&client, &args.lattice, &id, &image_ref).await?;
     for (h, _) in &targets {
         let cmd = UpdateComponent {
             component_id: id.clone(),
@@ -312,13 +324,7 @@ pub async fn update(args: UpdateArgs) -> anyhow::Result<()> {
 pub async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
     let client = args.lattice.client().await?;
     let ScaleWhat::Component { id, max } = args.what;
-    let targets = running(&client, &id).await?;
-    if targets.is_empty() {
-        anyhow::bail!(
-            "component `{id}` is not running in lattice `{}`; start it with `weft start component REF {id}`",
-            args.lattice.lattice
-        );
-    }
+    let targets = running_somewhere(&client, &args.lattice, &id, "REF").await?;
     for (h, image_ref) in &targets {
         client
             .scale_component(h, &scale_body(image_ref, &id, h, max))

@@ -1,6 +1,6 @@
 //! `weft host`: a host daemon on a NATS lattice.
 
-use crate::lattice::LatticeArgs;
+use crate::lattice::{AppsNatsArgs, LatticeArgs};
 use crate::oci::RegistryArgs;
 use crate::run::default_cache_dir;
 use crate::units::{parse_duration, parse_pair};
@@ -92,18 +92,8 @@ pub struct HostArgs {
     #[arg(long)]
     pub no_reconciler: bool,
 
-    /// Where `builtin:messaging-nats` connects unless its config says
-    /// `url`: the NATS account of the apps' messaging, kept apart from the
-    /// lattice's (e.g. nats://apps:PASSWORD@127.0.0.1:4222; `weft up` sets
-    /// it). Default: the lattice's server, one account (the provider still
-    /// refuses the lattice's subjects; docs/security.md).
-    #[arg(
-        long,
-        env = "WEFT_APPS_NATS_URL",
-        value_name = "URL",
-        hide_env_values = true
-    )]
-    pub apps_nats: Option<String>,
+    #[command(flatten)]
+    pub apps: AppsNatsArgs,
 
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -136,7 +126,7 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
     let nats = lattice.connect("weft-host").await?;
     let config = LatticeHostConfig {
         placement: lattice.placement(),
-        apps_nats: args.apps_nats.clone(),
+        apps_nats: args.apps.apps_nats.clone(),
         heartbeat: args.heartbeat,
         reconciler: !args.no_reconciler,
         host: builder,

@@ -184,9 +184,13 @@ impl LatticeArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Lattice")]
 pub struct AppsNatsArgs {
-    /// The NATS account components' messaging runs in, as a URL with its
-    /// credentials (nats://apps:PASSWORD@host:4222). Default: the one
-    /// `weft up` started at --nats, else --nats itself.
+    /// The NATS account components' messaging runs in, kept apart from the
+    /// lattice's, as a URL with its credentials
+    /// (nats://apps:PASSWORD@host:4222). `weft host`: where
+    /// `builtin:messaging-nats` connects unless its config says `url`
+    /// (default: --nats, one account; the provider still refuses the
+    /// lattice's subjects, docs/security.md). `weft msg`, `weft spy`:
+    /// default the account `weft up` started at --nats, else --nats.
     #[arg(
         long,
         env = "WEFT_APPS_NATS_URL",

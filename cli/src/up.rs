@@ -289,7 +289,7 @@ pub async fn up(mut args: UpArgs) -> anyhow::Result<()> {
             "Components' messaging runs in the account APPS; its URL is in {} (weft msg uses it).",
             file.display()
         );
-        args.host.apps_nats.get_or_insert(apps);
+        args.host.apps.apps_nats.get_or_insert(apps);
     }
     let running = Running {
         pid: std::process::id(),

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 use weft_jetstream::bucket::Placement;
 use weft_lattice_client::{ErrorKind, LatticeClient};
-use weft_lattice_nats::{NatsAuth, connect};
+use weft_lattice_nats::{NatsAuth, Plane, connect_to};
 use weft_lattice_protocol::Subjects;
 use weft_tests::guests;
 use weft_tests::nats::{Config, NatsServer};
@@ -192,7 +192,8 @@ impl Lattice {
         // The test's own client names two servers, as users should.
         let stay = if servers == 2 { 1 } else { 2 };
         let hub_urls = format!("{},{}", hubs[0].url(), hubs[stay].url());
-        let nc = connect(
+        let nc = connect_to(
+            Plane::Control,
             &hub_urls,
             &NatsAuth::None,
             None,

@@ -337,7 +337,12 @@ async fn links_stay_as_they_are_while_their_config_cannot_be_read() -> anyhow::R
     assert_ne!(status, 200, "the new link was applied without the config");
 
     // The config comes back: the new link takes effect, the listener stays.
-    weft_lattice_nats::LatticeState::open(async_nats::connect(nats.url()).await?, LATTICE).await?;
+    weft_lattice_nats::LatticeState::open_in(
+        async_nats::connect(nats.url()).await?,
+        LATTICE,
+        &weft_jetstream::bucket::Placement::default(),
+    )
+    .await?;
     client
         .put_config(
             "app-http",

@@ -14,7 +14,7 @@
 use crate::links::{CallTarget, unversioned};
 use crate::state::State;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use wasmtime::component::types::{ComponentFunc, ComponentItem, Type};
 use wasmtime::component::{Component, Linker, ResourceType, Val};
 use wasmtime::{Engine, StoreContextMut};
@@ -127,21 +127,31 @@ impl Forward {
             .and_then(|t| t.call_metrics.get(&self.key))
             .cloned();
         let started = Instant::now();
-        let result = self.forward(store, ty, params, results).await;
+        let result = async move {
+            let route = self.route(store.data())?;
+            let out = self.forward(route, &ty, params).await?;
+            if out.len() != results.len() {
+                wasmtime::bail!(
+                    "`{}#{}` returned {} results where the import expects {}",
+                    self.interface,
+                    self.function,
+                    out.len(),
+                    results.len()
+                );
+            }
+            results.clone_from_slice(&out);
+            Ok(())
+        }
+        .await;
         if let Some(meter) = meter {
             meter.record(started, result.is_ok());
         }
         result
     }
 
-    async fn forward(
-        &self,
-        store: StoreContextMut<'_, State>,
-        ty: ComponentFunc,
-        params: &[Val],
-        results: &mut [Val],
-    ) -> wasmtime::Result<()> {
-        let state = store.data();
+    /// Where the call goes (the target, the caller, the time it has
+    /// left), read from the store before anything waits.
+    fn route(&self, state: &State) -> wasmtime::Result<(CallTarget, String, Duration)> {
         let routing = &state.routing;
         if self.passes_resources {
             wasmtime::bail!(
@@ -157,8 +167,17 @@ impl Forward {
         let Some(target) = target else {
             wasmtime::bail!(routing.unlinked(&self.key, "a component that exports it"));
         };
-        let caller = routing.component.clone();
         let timeout = state.deadline.saturating_duration_since(Instant::now());
+        Ok((target, routing.component.to_string(), timeout))
+    }
+
+    /// The results of the call, from the link's target.
+    async fn forward(
+        &self,
+        (target, caller, timeout): (CallTarget, String, Duration),
+        ty: &ComponentFunc,
+        params: &[Val],
+    ) -> wasmtime::Result<Vec<Val>> {
         let out = match target {
             CallTarget::Local(component) => component
                 .call_export(&self.interface, &self.function, params, timeout)
@@ -193,17 +212,7 @@ impl Forward {
                 })?
             }
         };
-        if out.len() != results.len() {
-            wasmtime::bail!(
-                "`{}#{}` returned {} results where the import expects {}",
-                self.interface,
-                self.function,
-                out.len(),
-                results.len()
-            );
-        }
-        results.clone_from_slice(&out);
-        Ok(())
+        Ok(out)
     }
 }
 

@@ -4,9 +4,10 @@
 
 use crate::api::{
     DeleteModelRequest, DeleteModelResponse, DeployModelRequest, DeployModelResponse,
-    GetModelRequest, GetModelResponse, ListModelsResponse, PREFIX, PutModelResponse,
+    GetModelRequest, GetModelResponse, ListModelsResponse, PREFIX, PutModelResponse, PutResult,
     StatusResponse, VersionResponse,
 };
+use crate::manifest::Manifest;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -33,6 +34,16 @@ pub enum ClientError {
     /// The answer was not what the subject replies.
     #[error("the app API answered something unexpected: {0}")]
     BadReply(String),
+}
+
+/// What [`AppClient::put_or_same`] came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// Stored as this version, or that version holds this very manifest.
+    Version(String),
+    /// Refused, with the server's reason (another manifest under its
+    /// version, an invalid manifest…).
+    Refused(String),
 }
 
 /// The app API of one lattice.
@@ -96,6 +107,25 @@ impl AppClient {
         serde_json::to_vec(body).unwrap_or_default()
     }
 
+    /// Stores `manifest` as a new version; storing it again under its own
+    /// version is fine when the stored one is the same, and anything else
+    /// under that version is refused.
+    pub async fn put_or_same(&self, manifest: &Manifest) -> Result<Stored, ClientError> {
+        let text =
+            serde_json::to_string(manifest).map_err(|e| ClientError::BadReply(e.to_string()))?;
+        let r = self.put(&text).await?;
+        if r.result != PutResult::Error {
+            return Ok(Stored::Version(r.current_version));
+        }
+        if let Some(v) = manifest.version() {
+            let stored = self.get(manifest.name(), Some(v)).await?;
+            if stored.manifest.as_ref() == Some(manifest) {
+                return Ok(Stored::Version(v.to_owned()));
+            }
+        }
+        Ok(Stored::Refused(r.message))
+    }
+
     /// Stores a manifest (YAML or JSON text) as a new version.
     pub async fn put(&self, manifest: &str) -> Result<PutModelResponse, ClientError> {
         self.request("put", manifest.as_bytes().to_vec()).await
@@ -107,9 +137,8 @@ impl AppClient {
         name: &str,
         version: Option<&str>,
     ) -> Result<GetModelResponse, ClientError> {
-        let body = Self::encode(&GetModelRequest {
-            version: version.map(str::to_owned),
-        });
+        let version = version.map(str::to_owned);
+        let body = Self::encode(&GetModelRequest { version });
         self.request(&format!("get.{name}"), body).await
     }
 
@@ -129,9 +158,8 @@ impl AppClient {
         name: &str,
         version: Option<&str>,
     ) -> Result<DeleteModelResponse, ClientError> {
-        let body = Self::encode(&DeleteModelRequest {
-            version: version.map(str::to_owned),
-        });
+        let version = version.map(str::to_owned);
+        let body = Self::encode(&DeleteModelRequest { version });
         self.request(&format!("del.{name}"), body).await
     }
 

@@ -101,6 +101,7 @@ impl Reconciler {
                     if let Err(e) = worker.pass().await {
                         tracing::warn!("reconcile pass failed: {e}");
                     }
+                    worker.lease.passed();
                 } else {
                     worker.forget();
                 }
@@ -383,20 +384,14 @@ impl Worker {
                 count,
                 annotations,
                 ..
-            } => self.observed.patch(&host, |v| {
-                if count == 0 {
-                    v.components.remove(&id);
-                } else {
-                    v.components.insert(
-                        id,
-                        Running {
-                            image_ref: image,
-                            max_instances: count,
-                            annotations,
-                        },
-                    );
-                }
-            }),
+            } => {
+                let running = Running {
+                    image_ref: image,
+                    max_instances: count,
+                    annotations,
+                };
+                self.observed.patch(&host, |v| v.scaled(id, running));
+            }
             Action::StartProvider {
                 host,
                 id,

@@ -129,11 +129,6 @@ pub fn generated_version() -> String {
 }
 
 impl AppStore {
-    /// Opens the store of `lattice`.
-    pub async fn open(client: async_nats::Client, lattice: &str) -> Result<Self, StoreError> {
-        Self::open_in(client, lattice, &Placement::default()).await
-    }
-
     /// Opens the store of `lattice` in `placement`'s JetStream domain,
     /// creating missing buckets with its replicas.
     pub async fn open_in(

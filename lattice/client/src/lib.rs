@@ -111,10 +111,7 @@ impl LatticeClient {
         let op = Operation::ComponentScale {
             host: host_id.to_owned(),
         };
-        let _: CtlResponse<serde_json::Value> = self
-            .send_within(&op, Some(cmd), SCALE_TIMEOUT.max(self.timeout))
-            .await?;
-        Ok(())
+        self.act(&op, cmd).await
     }
 
     /// Asks `host_id` to switch a running component to another image;
@@ -127,8 +124,14 @@ impl LatticeClient {
         let op = Operation::ComponentUpdate {
             host: host_id.to_owned(),
         };
+        self.act(&op, cmd).await
+    }
+
+    /// Sends `cmd` for `op`, an operation the host answers once done (it
+    /// may fetch and compile first: waits at least [`SCALE_TIMEOUT`]).
+    async fn act<T: serde::Serialize>(&self, op: &Operation, cmd: &T) -> Result<(), Error> {
         let _: CtlResponse<serde_json::Value> = self
-            .send_within(&op, Some(cmd), SCALE_TIMEOUT.max(self.timeout))
+            .send_within(op, Some(cmd), SCALE_TIMEOUT.max(self.timeout))
             .await?;
         Ok(())
     }
@@ -147,10 +150,7 @@ impl LatticeClient {
         let op = Operation::ProviderStart {
             host: host_id.to_owned(),
         };
-        let _: CtlResponse<serde_json::Value> = self
-            .send_within(&op, Some(cmd), SCALE_TIMEOUT.max(self.timeout))
-            .await?;
-        Ok(())
+        self.act(&op, cmd).await
     }
 
     /// Asks `host_id` to stop provider `provider_id`.

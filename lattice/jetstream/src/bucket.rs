@@ -154,18 +154,15 @@ pub fn unescape(part: &str) -> Option<String> {
     if part == "=" {
         return Some(String::new());
     }
-    let mut bytes = Vec::with_capacity(part.len());
-    let raw = part.as_bytes();
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'=' {
-            let hex = part.get(i + 1..i + 3)?;
-            bytes.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            bytes.push(raw[i]);
-            i += 1;
-        }
+    let mut pieces = part.split('=');
+    let mut bytes = pieces.next()?.as_bytes().to_vec();
+    // Each `=` is followed by two hex digits, then plain text.
+    for piece in pieces {
+        let hex = piece
+            .get(..2)
+            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))?;
+        bytes.push(u8::from_str_radix(hex, 16).ok()?);
+        bytes.extend_from_slice(&piece.as_bytes()[2..]);
     }
     String::from_utf8(bytes).ok()
 }
@@ -196,5 +193,7 @@ mod tests {
         }
         assert_ne!(escape("a=3Ab"), escape("a:b"));
         assert_eq!(unescape("=Z1"), None);
+        assert_eq!(unescape("=+1"), None);
+        assert_eq!(unescape("a="), None);
     }
 }

@@ -70,24 +70,12 @@ pub enum Plane {
 }
 
 /// Connects to `url` (`nats://`, or `tls://` for TLS; several servers of
-/// one cluster separated by commas) as `name` for the lattice's control
-/// plane, trusting the certificates in `ca` (PEM) besides the system's.
+/// one cluster separated by commas) as `name` for `plane`, trusting the certificates in `ca` (PEM) besides the system's.
 ///
 /// The first connection must succeed within `timeout`, so a wrong URL is
 /// reported at once; after that the client reconnects without limit and
 /// re-subscribes, to any server of the list (or one the cluster
 /// announced), so a restarted or lost nats-server is survived.
-pub async fn connect(
-    url: &str,
-    auth: &NatsAuth,
-    ca: Option<&std::path::Path>,
-    name: &str,
-    timeout: Duration,
-) -> Result<Client, ConnectError> {
-    connect_to(Plane::Control, url, auth, ca, name, timeout).await
-}
-
-/// [`connect`] for either plane.
 pub async fn connect_to(
     plane: Plane,
     url: &str,

@@ -131,11 +131,6 @@ fn slot_key(source: &str, namespace: &str, package: &str, name: &str) -> String 
 }
 
 impl LatticeState {
-    /// Opens the state of `lattice` (a validated subject token).
-    pub async fn open(client: async_nats::Client, lattice: &str) -> Result<Self, StateError> {
-        Self::open_in(client, lattice, &Placement::default()).await
-    }
-
     /// Opens the state of `lattice` in `placement`'s JetStream domain,
     /// creating missing buckets with its replicas.
     pub async fn open_in(

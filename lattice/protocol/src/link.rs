@@ -115,21 +115,19 @@ mod tests {
     }
 
     #[test]
-    fn same_target_updates_in_place() {
-        let existing = vec![link("cache", &["store"])];
-        assert_eq!(
-            check_put(&existing, &link("cache", &["store", "atomics"])),
-            Ok(vec![0])
-        );
-    }
-
-    #[test]
-    fn covering_every_interface_moves_the_link() {
-        let existing = vec![link("cache", &["store", "atomics"])];
-        assert_eq!(
-            check_put(&existing, &link("redis", &["atomics", "store"])),
-            Ok(vec![0])
-        );
+    fn same_target_updates_in_place_and_covering_every_interface_moves_it() {
+        for (existing, put) in [
+            (
+                link("cache", &["store"]),
+                link("cache", &["store", "atomics"]),
+            ),
+            (
+                link("cache", &["store", "atomics"]),
+                link("redis", &["atomics", "store"]),
+            ),
+        ] {
+            assert_eq!(check_put(&[existing], &put), Ok(vec![0]));
+        }
     }
 
     #[test]

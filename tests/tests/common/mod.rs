@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use weft_host::{Host, HostBuilder};
 use weft_lattice_host::{LatticeHost, LatticeHostConfig};
-use weft_lattice_nats::{NatsAuth, connect};
+use weft_lattice_nats::{NatsAuth, Plane, connect_to};
 use weft_lattice_protocol::Subjects;
 use weft_lattice_protocol::wire::{Link, StartProvider};
 use weft_tests::guests;
@@ -43,7 +43,8 @@ pub async fn start_host(
     labels: &[(&str, &str)],
 ) -> anyhow::Result<TestHost> {
     let subjects = Subjects::new("wasmbus.ctl", lattice)?;
-    let nats = connect(
+    let nats = connect_to(
+        Plane::Control,
         url,
         &NatsAuth::None,
         None,
