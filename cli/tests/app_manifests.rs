@@ -6,7 +6,7 @@
 #[allow(dead_code)]
 mod apps_support;
 
-use apps_support::{clients, host, host_ids, ok, weft, write};
+use apps_support::{clients, host, host_ids, ok, reconciler_passes, weft, write};
 use serde_json::Value;
 use std::time::Duration;
 use weft_tests::guests;
@@ -83,8 +83,9 @@ async fn conflicting_links_are_refused_and_bad_manifests_and_requests_get_clear_
         !versions.contains("yes"),
         "beta stays undeployed: {versions}"
     );
-    // And no fight: alpha's link stays as alpha declared it.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // And no fight: after passes of the reconciler, alpha's link stays as
+    // alpha declared it.
+    reconciler_passes(&nats, l).await?;
     let links = lc.links().await?;
     let link = links
         .iter()
@@ -95,9 +96,24 @@ async fn conflicting_links_are_refused_and_bad_manifests_and_requests_get_clear_
     ok(&nats, l, &["app", "undeploy", "alpha"]).await?;
     ok(&nats, l, &["app", "deploy", "beta", "--wait", "60s"]).await?;
 
-    // Invalid manifests: each error names the field.
-    let good = "apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: ok, annotations: {version: v1}}\n\
-                spec:\n  components:\n    - name: web\n      type: component\n      properties: {image: 'oci://r/web:1'}\n";
+    invalid_manifests_name_the_field(&nats, l, &dir, &client).await?;
+    wadm_clients_get_wadm_shapes(l, &image, &client, &lc).await?;
+    Ok(())
+}
+
+/// A valid one-component manifest that the cases below break one way each.
+const GOOD: &str = "apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: ok, annotations: {version: v1}}\n\
+                    spec:\n  components:\n    - name: web\n      type: component\n      properties: {image: 'oci://r/web:1'}\n";
+
+/// Invalid manifests: each error names the field, from the CLI and from
+/// the server whatever client sends it.
+async fn invalid_manifests_name_the_field(
+    nats: &NatsServer,
+    l: &str,
+    dir: &tempfile::TempDir,
+    client: &async_nats::Client,
+) -> anyhow::Result<()> {
+    let good = GOOD;
     let web =
         "    - name: web\n      type: component\n      properties: {image: 'oci://r/web:1'}\n";
     let cases: Vec<(String, &str)> = vec![
@@ -128,8 +144,8 @@ async fn conflicting_links_are_refused_and_bad_manifests_and_requests_get_clear_
         ("apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: x\n".to_owned(), "line 4"),
     ];
     for (i, (text, expected)) in cases.iter().enumerate() {
-        let file = write(&dir, &format!("bad{i}.yaml"), text)?;
-        let (code, _, stderr) = weft(&nats, l, &["app", "validate", &file]).await?;
+        let file = write(dir, &format!("bad{i}.yaml"), text)?;
+        let (code, _, stderr) = weft(nats, l, &["app", "validate", &file]).await?;
         assert_ne!(code, 0, "case {i} passed validation:\n{text}");
         assert!(
             stderr.contains(expected),
@@ -146,8 +162,17 @@ async fn conflicting_links_are_refused_and_bad_manifests_and_requests_get_clear_
             "case {i}: {v}"
         );
     }
+    Ok(())
+}
 
-    // wadm's clients: raw subjects and shapes.
+/// wadm's clients: raw subjects and shapes; malformed bodies and unknown
+/// subjects get an error reply, and the server goes on serving.
+async fn wadm_clients_get_wadm_shapes(
+    l: &str,
+    image: &str,
+    client: &async_nats::Client,
+    lc: &weft_lattice_client::LatticeClient,
+) -> anyhow::Result<()> {
     let ask = |op: &str, body: &str| {
         let client = client.clone();
         let subject = format!("wadm.api.{l}.model.{op}");
@@ -157,7 +182,7 @@ async fn conflicting_links_are_refused_and_bad_manifests_and_requests_get_clear_
             anyhow::Ok(serde_json::from_slice::<Value>(&reply.payload)?)
         }
     };
-    let put = ask("put", &good.replace("oci://r/web:1", &image)).await?;
+    let put = ask("put", &GOOD.replace("oci://r/web:1", image)).await?;
     assert_eq!(put["result"], "created", "{put}");
     assert_eq!(put["current_version"], "v1");
     let list = ask("get", "").await?;

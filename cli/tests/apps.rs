@@ -8,7 +8,7 @@ mod apps_support;
 
 use apps_support::{
     Load, clients, deployed, host, host_ids, kv_counter, kv_counter_file, ok, placement,
-    three_hosts, weft, write,
+    reconciler_passes, three_hosts, weft, write,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -79,35 +79,7 @@ async fn the_kv_counter_app_serves_http_and_undeploy_removes_only_its_parts() ->
     let stored = redis.get("kv-counter/default:visits").await?;
     assert_eq!(stored.as_deref(), Some("6"));
 
-    // list, get, versions, status speak of it.
-    let list: Value = serde_json::from_str(&ok(&nats, l, &["app", "list", "-o", "json"]).await?)?;
-    assert_eq!(list[0]["name"], "kv-counter");
-    assert_eq!(list[0]["deployed_version"], "v0.1.0");
-    assert_eq!(list[0]["detailed_status"]["status"]["type"], "deployed");
-    let got = ok(&nats, l, &["app", "get", "kv-counter"]).await?;
-    assert!(
-        got.contains("name: kv-counter") && got.contains("builtin:keyvalue-redis"),
-        "{got}"
-    );
-    let versions = ok(&nats, l, &["app", "versions", "kv-counter"]).await?;
-    assert!(
-        versions.contains("v0.1.0") && versions.contains("yes"),
-        "{versions}"
-    );
-    // Deploying the same file again changes nothing.
-    ok(&nats, l, &["app", "deploy", &file]).await?;
-    // Put again as the same version with other content: refused.
-    let changed = write(
-        &dir,
-        "changed.yaml",
-        &std::fs::read_to_string(&file)?.replace("instances: 3", "instances: 4"),
-    )?;
-    let (code, _, stderr) = weft(&nats, l, &["app", "put", &changed]).await?;
-    assert_ne!(code, 0);
-    assert!(
-        stderr.contains("has a version `v0.1.0` already"),
-        "{stderr}"
-    );
+    the_cli_speaks_of_the_deployed_app(&nats, l, &dir, &file).await?;
 
     let out = ok(&nats, l, &["app", "undeploy", "kv-counter"]).await?;
     assert!(
@@ -197,6 +169,46 @@ spec:
               - {name: blue, requirements: {zone: blue}, weight: 1}
 "#;
 
+/// `app list`, `get`, `versions` speak of the deployed kv-counter;
+/// deploying the same file again changes nothing, and putting the same
+/// version with other content is refused.
+async fn the_cli_speaks_of_the_deployed_app(
+    nats: &NatsServer,
+    l: &str,
+    dir: &tempfile::TempDir,
+    file: &str,
+) -> anyhow::Result<()> {
+    let list: Value = serde_json::from_str(&ok(nats, l, &["app", "list", "-o", "json"]).await?)?;
+    assert_eq!(list[0]["name"], "kv-counter");
+    assert_eq!(list[0]["deployed_version"], "v0.1.0");
+    assert_eq!(list[0]["detailed_status"]["status"]["type"], "deployed");
+    let got = ok(nats, l, &["app", "get", "kv-counter"]).await?;
+    assert!(
+        got.contains("name: kv-counter") && got.contains("builtin:keyvalue-redis"),
+        "{got}"
+    );
+    let versions = ok(nats, l, &["app", "versions", "kv-counter"]).await?;
+    assert!(
+        versions.contains("v0.1.0") && versions.contains("yes"),
+        "{versions}"
+    );
+    // Deploying the same file again changes nothing.
+    ok(nats, l, &["app", "deploy", file]).await?;
+    // Put again as the same version with other content: refused.
+    let changed = write(
+        dir,
+        "changed.yaml",
+        &std::fs::read_to_string(file)?.replace("instances: 3", "instances: 4"),
+    )?;
+    let (code, _, stderr) = weft(nats, l, &["app", "put", &changed]).await?;
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("has a version `v0.1.0` already"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn spreads_split_by_weight_and_across_hosts_and_a_returning_host_is_trimmed()
 -> anyhow::Result<()> {
@@ -254,8 +266,8 @@ async fn spreads_split_by_weight_and_across_hosts_and_a_returning_host_is_trimme
         let s = apps.status("spread").await.ok().and_then(|r| r.status);
         anyhow::bail!("{e}: placement {p:?} (hosts {ids:?}), status {s:?}");
     }
-    // And it stays there.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // And it stays there: passes of the reconciler change nothing.
+    reconciler_passes(&nats, l).await?;
     let p = placement(&lc, &all, "web").await;
     assert_eq!(p.values().sum::<u32>(), 6, "{p:?}");
 
@@ -336,7 +348,12 @@ async fn a_killed_host_under_load_is_replaced_and_each_request_counts_exactly_on
     // Steady load, each request recorded exactly once (see Load).
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let load = Load::start(addr, 4);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_for(
+        "the load to be answered",
+        Duration::from_secs(20),
+        || async { (load.answered() > 20).then_some(()) },
+    )
+    .await?;
     let killed_at = Instant::now();
     if let Some(c) = children.get_mut(&victim_name) {
         c.start_kill()?;
@@ -353,13 +370,13 @@ async fn a_killed_host_under_load_is_replaced_and_each_request_counts_exactly_on
     )
     .await?;
     // Traffic flows through the survivors only now.
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let good_after = load.answered();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        load.answered() > good_after,
-        "requests succeed after the move"
-    );
+    wait_for(
+        "requests to succeed after the move",
+        Duration::from_secs(20),
+        || async { (load.answered() > good_after + 20).then_some(()) },
+    )
+    .await?;
     let (good, retried) = load.stop().await?;
     // Redis holds one record per request (nothing else is in it).
     let stored = redis.dbsize().await?;

@@ -6,7 +6,9 @@
 #[allow(dead_code)]
 mod apps_support;
 
-use apps_support::{Load, clients, deployed, kv_counter_file, ok, placement, three_hosts};
+use apps_support::{
+    Load, clients, deployed, kv_counter_file, ok, placement, reconciler_passes, three_hosts,
+};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use weft_tests::nats::NatsServer;
@@ -31,7 +33,12 @@ async fn a_nats_restart_under_load_loses_nothing_and_starts_nothing_twice() -> a
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let load = Load::start(addr, 4);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_for(
+        "the load to be answered",
+        Duration::from_secs(20),
+        || async { (load.answered() > 20).then_some(()) },
+    )
+    .await?;
     let restarted = Instant::now();
     nats.restart().await?;
     let answered_at_restart = load.answered();
@@ -54,8 +61,8 @@ async fn a_nats_restart_under_load_loses_nothing_and_starts_nothing_twice() -> a
         || async { (load.answered() > answered_at_restart + 20).then_some(()) },
     )
     .await?;
-    // A few reconciler passes, to see that none starts a second copy.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Reconciler passes over the lattice as it is now start no second copy.
+    reconciler_passes(&nats, l).await?;
     let (answered, retried) = load.stop().await?;
     let after = placement(&lc, &all, "kv-counter").await;
     assert_eq!(after, before, "the app's components moved or doubled");

@@ -69,79 +69,14 @@ async fn a_host_under_load_swaps_links_and_updates_without_errors_or_leaks() -> 
         std::fs::write(path, rebuilt(&wasm, name))?;
     }
     let refs = builds.map(|p| format!("file://{}", p.display()));
-    let mut host = tokio::process::Command::new(WEFT)
-        .args(["host", "--nats", &nats.url(), "--lattice", LATTICE])
-        .args(["--allow-file-load", "--heartbeat", "1s"])
-        .arg("--cache-dir")
-        .arg(dir.path().join("cache"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = host
-        .id()
-        .ok_or_else(|| anyhow::anyhow!("the host exited at once"))?;
-    wait_for("the host", Duration::from_secs(30), || async {
-        weft(&nats, &["get", "hosts", "-o", "json"])
-            .await
-            .ok()
-            .filter(|o| o.contains("friendly_name"))
-    })
-    .await?;
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
-    let address = format!("address={addr}");
-    let redis_url = format!("url={}", redis.url());
-    let kv = |target: &'static str| {
-        [
-            "link",
-            "put",
-            "kv-counter",
-            target,
-            "wasi",
-            "keyvalue",
-            "--interface",
-            "store",
-            "--interface",
-            "atomics",
-        ]
-    };
-    for args in [
-        &["start", "component", &refs[0], "kv-counter", "--max", "8"][..],
-        &["config", "put", "soak-http", &address],
-        &["config", "put", "soak-redis", &redis_url],
-        &["start", "provider", "builtin:http-server", "http"],
-        &["start", "provider", "builtin:keyvalue-memory", "kv-mem"],
-        &[
-            "start",
-            "provider",
-            "builtin:keyvalue-redis",
-            "kv-redis",
-            "--config",
-            "soak-redis",
-        ],
-        &kv("kv-mem"),
-        &[
-            "link",
-            "put",
-            "http",
-            "kv-counter",
-            "wasi",
-            "http",
-            "--interface",
-            "incoming-handler",
-            "--source-config",
-            "soak-http",
-        ],
-    ] {
-        weft(&nats, args).await?;
-    }
-    wait_for_port(addr, Duration::from_secs(20)).await?;
+    let (mut host, pid, addr) = start_soak_host(&nats, &redis.url(), dir.path(), &refs[0]).await?;
 
     // Plain increments of one counter: what the host holds for the load
     // stays the same size (keyed requests would add a record per request
     // to the memory provider, and that is data, not a leak).
     let load = Load::counting(addr, 2);
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Warm: the instance pool and the connections are what they will stay.
+    wait_for_n(&load, 2_000).await?;
     let (rss_start, fds_start) = usage(pid)?;
     let mut rss = vec![rss_start];
     let started = Instant::now();
@@ -151,7 +86,7 @@ async fn a_host_under_load_swaps_links_and_updates_without_errors_or_leaks() -> 
         rss.push(usage(pid)?.0);
         swaps += 1;
         let target = if swaps % 2 == 1 { "kv-redis" } else { "kv-mem" };
-        weft(&nats, &kv(target)).await?;
+        weft(&nats, &kv_link(target)).await?;
         if swaps % 5 == 0 {
             updates += 1;
             let to = &refs[usize::try_from(updates % 2).unwrap_or(0)];
@@ -198,4 +133,95 @@ async fn a_host_under_load_swaps_links_and_updates_without_errors_or_leaks() -> 
         "RSS kept growing: peak {warm} KiB in the first half, {late} KiB in the second"
     );
     Ok(())
+}
+
+/// Waits until `load` has had `n` requests answered.
+async fn wait_for_n(load: &Load, n: u64) -> anyhow::Result<()> {
+    weft_tests::net::wait_for(
+        &format!("{n} requests answered"),
+        Duration::from_secs(60),
+        || async { (load.answered() >= n).then_some(()) },
+    )
+    .await
+}
+
+/// `weft host` with kv-counter (`first`) behind the HTTP server at the
+/// returned address, its keyvalue linked to memory, Redis (at `redis`)
+/// started beside it: the host process, its pid, the address.
+async fn start_soak_host(
+    nats: &NatsServer,
+    redis: &str,
+    dir: &std::path::Path,
+    first: &str,
+) -> anyhow::Result<(tokio::process::Child, u32, SocketAddr)> {
+    let host = tokio::process::Command::new(WEFT)
+        .args(["host", "--nats", &nats.url(), "--lattice", LATTICE])
+        .args(["--allow-file-load", "--heartbeat", "1s"])
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = host
+        .id()
+        .ok_or_else(|| anyhow::anyhow!("the host exited at once"))?;
+    wait_for("the host", Duration::from_secs(30), || async {
+        weft(nats, &["get", "hosts", "-o", "json"])
+            .await
+            .ok()
+            .filter(|o| o.contains("friendly_name"))
+    })
+    .await?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+    let address = format!("address={addr}");
+    let redis_url = format!("url={redis}");
+    for args in [
+        &["start", "component", first, "kv-counter", "--max", "8"][..],
+        &["config", "put", "soak-http", &address],
+        &["config", "put", "soak-redis", &redis_url],
+        &["start", "provider", "builtin:http-server", "http"],
+        &["start", "provider", "builtin:keyvalue-memory", "kv-mem"],
+        &[
+            "start",
+            "provider",
+            "builtin:keyvalue-redis",
+            "kv-redis",
+            "--config",
+            "soak-redis",
+        ],
+        &kv_link("kv-mem"),
+        &[
+            "link",
+            "put",
+            "http",
+            "kv-counter",
+            "wasi",
+            "http",
+            "--interface",
+            "incoming-handler",
+            "--source-config",
+            "soak-http",
+        ],
+    ] {
+        weft(nats, args).await?;
+    }
+    wait_for_port(addr, Duration::from_secs(20)).await?;
+    Ok((host, pid, addr))
+}
+
+/// `weft link put` of kv-counter's keyvalue to `target`.
+fn kv_link(target: &'static str) -> [&'static str; 10] {
+    [
+        "link",
+        "put",
+        "kv-counter",
+        target,
+        "wasi",
+        "keyvalue",
+        "--interface",
+        "store",
+        "--interface",
+        "atomics",
+    ]
 }

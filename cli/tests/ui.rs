@@ -117,14 +117,30 @@ async fn every_endpoint_answers_and_bad_input_gets_a_clear_error() -> anyhow::Re
     let nats = NatsServer::start().await?;
     let (_host, _ui, addr) = lattice_with_ui(&nats, "ui1", &[]).await?;
     let api = Api { addr, token: None };
+    the_page_loads(addr).await?;
+    overview_and_hosts(&api).await?;
+    manifest_errors_name_their_path(&api).await?;
+    deploy_kv_counter(&api).await?;
+    components_and_providers(&api, &nats).await?;
+    scale_through_the_app(&api).await?;
+    configs(&api).await?;
+    links(&api).await?;
+    the_live_stream_greets(addr).await?;
+    undeploy_and_delete(&api).await?;
+    Ok(())
+}
 
-    // The page itself.
+/// The page itself.
+async fn the_page_loads(addr: SocketAddr) -> anyhow::Result<()> {
     let page = http::get(addr, "/").await?;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Weft dashboard"), "{}", page.body);
     assert_eq!(http::get(addr, "/app.js").await?.status, 200);
+    Ok(())
+}
 
-    // Overview and hosts.
+/// Overview and hosts.
+async fn overview_and_hosts(api: &Api) -> anyhow::Result<()> {
     wait_for(
         "the host in the overview",
         Duration::from_secs(30),
@@ -140,8 +156,11 @@ async fn every_endpoint_answers_and_bad_input_gets_a_clear_error() -> anyhow::Re
     );
     assert_eq!(api.call("GET", "/api/hosts/nope", None).await?.0, 404);
     assert_eq!(api.call("GET", "/api/nope", None).await?.0, 404);
+    Ok(())
+}
 
-    // Manifests: the documented errors, by path.
+/// Manifests: the documented errors, by path.
+async fn manifest_errors_name_their_path(api: &Api) -> anyhow::Result<()> {
     let (status, v) = api
         .raw(
             "POST",
@@ -176,8 +195,11 @@ async fn every_endpoint_answers_and_bad_input_gets_a_clear_error() -> anyhow::Re
             .contains("spec.components[0].properties.image"),
         "{v}"
     );
+    Ok(())
+}
 
-    // Deploy kv-counter from a pasted manifest; it becomes Deployed.
+/// Deploy kv-counter from a pasted manifest; it becomes Deployed.
+async fn deploy_kv_counter(api: &Api) -> anyhow::Result<()> {
     let port = free_port()?;
     let manifest = kv_counter(port)?;
     let (status, v) = api
@@ -209,8 +231,11 @@ async fn every_endpoint_answers_and_bad_input_gets_a_clear_error() -> anyhow::Re
         "{app}"
     );
     assert_eq!(api.call("GET", "/api/apps/nope", None).await?.0, 404);
+    Ok(())
+}
 
-    // Components and providers, with what their imports reach.
+/// Components and providers, with what their imports reach.
+async fn components_and_providers(api: &Api, nats: &NatsServer) -> anyhow::Result<()> {
     let c = api.get("/api/components/kv-counter").await?;
     assert_eq!(c["app"], "kv-counter");
     assert_eq!(c["max_instances"], 2);
@@ -263,8 +288,11 @@ async fn every_endpoint_answers_and_bad_input_gets_a_clear_error() -> anyhow::Re
             .is_some_and(|p| p.iter().any(|p| p["id"] == "kv_counter-kv")),
         "{providers}"
     );
+    Ok(())
+}
 
-    // Scale: an app's component scales through a new version of the app.
+/// Scale: an app's component scales through a new version of the app.
+async fn scale_through_the_app(api: &Api) -> anyhow::Result<()> {
     for (n, version) in [(4, "v0.1.0-x4"), (3, "v0.1.0-x3"), (4, "v0.1.0-x4")] {
         let body = json!({"max_instances": n});
         let (status, v) = api
@@ -310,8 +338,11 @@ async fn every_endpoint_answers_and_bad_input_gets_a_clear_error() -> anyhow::Re
         )
         .await?;
     assert_eq!(status, 404);
+    Ok(())
+}
 
-    // Config: values hidden unless asked.
+/// Config: values hidden unless asked.
+async fn configs(api: &Api) -> anyhow::Result<()> {
     let (status, v) = api
         .call(
             "PUT",
@@ -336,8 +367,11 @@ async fn every_endpoint_answers_and_bad_input_gets_a_clear_error() -> anyhow::Re
     );
     assert_eq!(api.call("DELETE", "/api/configs/extra", None).await?.0, 200);
     assert_eq!(api.call("DELETE", "/api/configs/extra", None).await?.0, 404);
+    Ok(())
+}
 
-    // Links: put, see, delete; unknown → 404, bad JSON → 400.
+/// Links: put, see, delete; unknown → 404, bad JSON → 400.
+async fn links(api: &Api) -> anyhow::Result<()> {
     let link = json!({"source_id": "kv-counter", "target": "elsewhere", "name": "spare",
         "wit_namespace": "wasi", "wit_package": "keyvalue", "interfaces": ["store"]});
     let (status, v) = api.call("PUT", "/api/links", Some(link)).await?;
@@ -372,8 +406,11 @@ async fn every_endpoint_answers_and_bad_input_gets_a_clear_error() -> anyhow::Re
         .0,
         400
     );
+    Ok(())
+}
 
-    // The live stream greets, then carries the lattice's events.
+/// The live stream greets, then carries the lattice's events.
+async fn the_live_stream_greets(addr: SocketAddr) -> anyhow::Result<()> {
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     stream
         .write_all(format!("GET /api/events HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
@@ -391,8 +428,11 @@ async fn every_endpoint_answers_and_bad_input_gets_a_clear_error() -> anyhow::Re
         seen.contains("text/event-stream") && seen.contains("event: hello"),
         "{seen}"
     );
+    Ok(())
+}
 
-    // Undeploy and delete.
+/// Undeploy and delete.
+async fn undeploy_and_delete(api: &Api) -> anyhow::Result<()> {
     assert_eq!(
         api.call("POST", "/api/apps/kv-counter/undeploy", None)
             .await?

@@ -81,11 +81,48 @@ async fn documented_bodies_get_documented_replies_on_every_subject() -> anyhow::
         subjects: Subjects::new("wasmbus.ctl", LATTICE)?,
     };
     let id = host.host.id().to_owned();
-    let on = |op: fn(String) -> Operation| op(id.clone());
     let hello = format!("file://{}", guests::path("http_hello")?.display());
     let test_guest = format!("file://{}", guests::path("test_guest")?.display());
 
-    // host.ping: one Host per host.
+    ping_labels_and_config(&wire, &id).await?;
+    auctions(&wire, &id, &hello).await?;
+    scale_and_inventory(&wire, &id, &test_guest).await?;
+    update_providers_and_links(&wire, &id, &hello).await?;
+    claims_and_registry(&wire).await?;
+
+    // Scale to zero stops; host.stop asks the host to stop.
+    wire.ok(
+        &on(&id, |host| Operation::ComponentScale { host }),
+        &scale(&test_guest, &id, 0),
+    )
+    .await?;
+    assert!(host.host.component("hello").is_none());
+    wire.ok(
+        &on(&id, |host| Operation::HostStop { host }),
+        &format!(r#"{{"host_id":"{id}","timeout":500}}"#),
+    )
+    .await?;
+    let drain = tokio::time::timeout(Duration::from_secs(5), host.host.stop_requested()).await?;
+    assert_eq!(drain, Some(Duration::from_millis(500)));
+    Ok(())
+}
+
+/// `id`'s operation `op`.
+fn on(id: &str, op: fn(String) -> Operation) -> Operation {
+    op(id.to_owned())
+}
+
+/// A `component.scale` body for `test_guest` on `id` with `count`.
+fn scale(test_guest: &str, id: &str, count: u32) -> String {
+    format!(
+        r#"{{"component_ref":"{test_guest}","component_id":"hello","host_id":"{id}","count":{count},
+           "annotations":{{"owner":"team-a"}},"config":[],"allow_update":false,
+           "component_limits":{{"max_memory_limit":"67108864","max_execution_time":"30"}}}}"#
+    )
+}
+
+/// host.ping, labels, named config.
+async fn ping_labels_and_config(wire: &Wire, id: &str) -> anyhow::Result<()> {
     let pongs = wire.gather(&Operation::HostPing, "").await?;
     assert_eq!(pongs.len(), 1);
     has_keys(
@@ -107,12 +144,12 @@ async fn documented_bodies_get_documented_replies_on_every_subject() -> anyhow::
 
     // Labels.
     wire.ok(
-        &on(|host| Operation::LabelPut { host }),
+        &on(id, |host| Operation::LabelPut { host }),
         r#"{"key":"tier","value":"gold"}"#,
     )
     .await?;
     wire.ok(
-        &on(|host| Operation::LabelDel { host }),
+        &on(id, |host| Operation::LabelDel { host }),
         r#"{"key":"tier"}"#,
     )
     .await?;
@@ -131,8 +168,11 @@ async fn documented_bodies_get_documented_replies_on_every_subject() -> anyhow::
         )
         .await?;
     assert_eq!(got["response"]["address"], "127.0.0.1:0");
+    Ok(())
+}
 
-    // Auctions: the ack echoes the request and names the host.
+/// Auctions: the ack echoes the request and names the host.
+async fn auctions(wire: &Wire, id: &str, hello: &str) -> anyhow::Result<()> {
     let bids = wire
         .gather(
             &Operation::ComponentAuction,
@@ -145,7 +185,7 @@ async fn documented_bodies_get_documented_replies_on_every_subject() -> anyhow::
         &bids[0]["response"],
         &["component_ref", "component_id", "host_id", "constraints"],
     )?;
-    assert_eq!(bids[0]["response"]["host_id"], id.as_str());
+    assert_eq!(bids[0]["response"]["host_id"], id);
     assert!(
         wire.gather(
             &Operation::ComponentAuction,
@@ -164,20 +204,24 @@ async fn documented_bodies_get_documented_replies_on_every_subject() -> anyhow::
         &bids[0]["response"],
         &["provider_ref", "provider_id", "host_id", "constraints"],
     )?;
+    Ok(())
+}
 
-    // Scale with `count`, then the inventory shows it.
-    let scale = |count: u32| {
-        format!(
-            r#"{{"component_ref":"{test_guest}","component_id":"hello","host_id":"{id}","count":{count},
-               "annotations":{{"owner":"team-a"}},"config":[],"allow_update":false,
-               "component_limits":{{"max_memory_limit":"67108864","max_execution_time":"30"}}}}"#
-        )
-    };
-    wire.ok(&on(|host| Operation::ComponentScale { host }), &scale(2))
+/// Scale with `count`, then the inventory shows it.
+async fn scale_and_inventory(wire: &Wire, id: &str, test_guest: &str) -> anyhow::Result<()> {
+    wire.ok(
+        &on(id, |host| Operation::ComponentScale { host }),
+        &scale(test_guest, id, 2),
+    )
+    .await?;
+    wire.ok(
+        &on(id, |host| Operation::ComponentScale { host }),
+        &scale(test_guest, id, 5),
+    )
+    .await?;
+    let inventory = wire
+        .ok(&on(id, |host| Operation::HostGet { host }), "")
         .await?;
-    wire.ok(&on(|host| Operation::ComponentScale { host }), &scale(5))
-        .await?;
-    let inventory = wire.ok(&on(|host| Operation::HostGet { host }), "").await?;
     let inventory = &inventory["response"];
     has_keys(
         "HostInventory",
@@ -210,26 +254,34 @@ async fn documented_bodies_get_documented_replies_on_every_subject() -> anyhow::
     )?;
     assert_eq!(component["max_instances"], 5);
     assert_eq!(component["annotations"]["owner"], "team-a");
+    Ok(())
+}
 
+/// Update to another image; providers, and the documented link from the http-server to hello.
+async fn update_providers_and_links(wire: &Wire, id: &str, hello: &str) -> anyhow::Result<()> {
     // Update to another image.
     wire.ok(
-        &on(|host| Operation::ComponentUpdate { host }),
+        &on(id, |host| Operation::ComponentUpdate { host }),
         &format!(r#"{{"component_id":"hello","host_id":"{id}","new_component_ref":"{hello}","annotations":{{}}}}"#),
     )
     .await?;
-    let inventory = wire.ok(&on(|host| Operation::HostGet { host }), "").await?;
+    let inventory = wire
+        .ok(&on(id, |host| Operation::HostGet { host }), "")
+        .await?;
     assert_eq!(
         inventory["response"]["components"][0]["image_ref"],
-        hello.as_str()
+        hello
     );
 
     // Providers, and the documented link from the http-server to hello.
     wire.ok(
-        &on(|host| Operation::ProviderStart { host }),
+        &on(id, |host| Operation::ProviderStart { host }),
         &format!(r#"{{"provider_id":"http-server","provider_ref":"wasmcloud+builtin://http-server","host_id":"{id}","config":[],"annotations":{{}}}}"#),
     )
     .await?;
-    let inventory = wire.ok(&on(|host| Operation::HostGet { host }), "").await?;
+    let inventory = wire
+        .ok(&on(id, |host| Operation::HostGet { host }), "")
+        .await?;
     has_keys(
         "provider",
         &inventory["response"]["providers"][0],
@@ -249,7 +301,7 @@ async fn documented_bodies_get_documented_replies_on_every_subject() -> anyhow::
     wire.ok(&Operation::LinkDel, r#"{"source_id":"http-server","name":"default","wit_namespace":"wasi","wit_package":"http"}"#)
         .await?;
     wire.ok(
-        &on(|host| Operation::ProviderStop { host }),
+        &on(id, |host| Operation::ProviderStop { host }),
         &format!(r#"{{"host_id":"{id}","provider_id":"http-server"}}"#),
     )
     .await?;
@@ -260,8 +312,11 @@ async fn documented_bodies_get_documented_replies_on_every_subject() -> anyhow::
         "",
     )
     .await?;
+    Ok(())
+}
 
-    // Claims (none: Weft signs nothing) and registry credentials.
+/// Claims (none: Weft signs nothing) and registry credentials.
+async fn claims_and_registry(wire: &Wire) -> anyhow::Result<()> {
     let claims = wire.ok(&Operation::ClaimsGet, "").await?;
     assert_eq!(claims["response"], serde_json::json!([]));
     wire.ok(
@@ -269,17 +324,5 @@ async fn documented_bodies_get_documented_replies_on_every_subject() -> anyhow::
         r#"{"registry.example.com":{"username":"u","password":"p","registryType":"oci"}}"#,
     )
     .await?;
-
-    // Scale to zero stops; host.stop asks the host to stop.
-    wire.ok(&on(|host| Operation::ComponentScale { host }), &scale(0))
-        .await?;
-    assert!(host.host.component("hello").is_none());
-    wire.ok(
-        &on(|host| Operation::HostStop { host }),
-        &format!(r#"{{"host_id":"{id}","timeout":500}}"#),
-    )
-    .await?;
-    let drain = tokio::time::timeout(Duration::from_secs(5), host.host.stop_requested()).await?;
-    assert_eq!(drain, Some(Duration::from_millis(500)));
     Ok(())
 }

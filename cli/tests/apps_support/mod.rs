@@ -126,6 +126,34 @@ pub async fn deployed(apps: &AppClient, name: &str) -> bool {
         .is_some_and(|s| s.status.kind == StatusType::Deployed)
 }
 
+/// Waits until the reconciler of `lattice` has finished three more passes
+/// than now: at least two whole passes saw the lattice as it is now, and
+/// whatever they would change is changed (the "nothing changes" window of
+/// a test, ended by the reconciler's own marker, not by a clock).
+pub async fn reconciler_passes(nats: &NatsServer, lattice: &str) -> anyhow::Result<()> {
+    let client = async_nats::connect(nats.url()).await?;
+    let placement = weft_jetstream::bucket::Placement::default();
+    let read = || async {
+        weft_apps::lease::passes(client.clone(), lattice, &placement)
+            .await
+            .ok()
+            .flatten()
+    };
+    let start = wait_for(
+        "a reconciler to hold the lease",
+        Duration::from_secs(20),
+        read,
+    )
+    .await?;
+    wait_for(
+        "three reconcile passes",
+        Duration::from_secs(20),
+        || async { read().await.filter(|n| *n >= start + 3) },
+    )
+    .await?;
+    Ok(())
+}
+
 /// The shipped kv-counter manifest, on `port`, counting in Redis at
 /// `redis`, with `scaler` instead of its own spreadscaler properties.
 pub fn kv_counter(port: u16, redis: &str, scaler: &str) -> anyhow::Result<String> {

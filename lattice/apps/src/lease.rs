@@ -17,6 +17,9 @@ struct Record {
     holder: String,
     /// Wall-clock milliseconds when it lapses.
     until_ms: i64,
+    /// Reconcile passes the holder had finished when it last renewed.
+    #[serde(default)]
+    passes: u64,
 }
 
 /// One host's claim on the lease.
@@ -26,6 +29,8 @@ pub struct Lease {
     held: bool,
     /// When another holder's lease lapses, as last read.
     lapses: Option<Instant>,
+    /// Passes finished while holding it, told to the lattice on renewal.
+    passes: u64,
 }
 
 impl Lease {
@@ -46,7 +51,13 @@ impl Lease {
             me: me.to_owned(),
             held: false,
             lapses: None,
+            passes: 0,
         })
+    }
+
+    /// Counts a reconcile pass finished while holding the lease.
+    pub fn passed(&mut self) {
+        self.passes += 1;
     }
 
     fn record(&self) -> Option<bytes::Bytes> {
@@ -55,6 +66,7 @@ impl Lease {
         serde_json::to_vec(&Record {
             holder: self.me.clone(),
             until_ms,
+            passes: self.passes,
         })
         .ok()
         .map(Into::into)
@@ -133,4 +145,24 @@ impl Lease {
         }
         self.held = false;
     }
+}
+
+/// The reconcile passes the holder of `lattice`'s lease had finished when it
+/// last renewed it (`None`: no holder). A pass reads the whole lattice and
+/// corrects it, so two more passes mean the reconciler saw the lattice as it
+/// is now and left it so: tests wait for that instead of sleeping.
+pub async fn passes(
+    client: async_nats::Client,
+    lattice: &str,
+    placement: &Placement,
+) -> Result<Option<u64>, String> {
+    let kv = placement
+        .open(client, &format!("weft_{}_lease", escape(lattice)))
+        .await
+        .map_err(|e| e.to_string())?;
+    let entry = kv.entry(KEY).await.map_err(|e| e.to_string())?;
+    Ok(entry
+        .filter(|e| e.operation == kv::Operation::Put)
+        .and_then(|e| serde_json::from_slice::<Record>(&e.value).ok())
+        .map(|r| r.passes))
 }
