@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use weft_apps::api::{
     DeleteResult, DeployResult, GetResult, PutResult, Status, StatusResult, StatusType,
 };
-use weft_apps::client::AppClient;
+use weft_apps::client::{AppClient, Stored};
 use weft_apps::manifest::{Manifest, parse, to_yaml};
 use weft_apps::validate::validate;
 
@@ -212,7 +212,10 @@ pub async fn app(args: AppArgs) -> anyhow::Result<()> {
             let (name, version) = if looks_like_file(&app) {
                 let manifest = load(Path::new(&app), relative_to.as_deref())?;
                 let name = manifest.name().to_owned();
-                let stored = put_or_same(&client, &manifest).await?;
+                let stored = match client.put_or_same(&manifest).await? {
+                    Stored::Version(v) => v,
+                    Stored::Refused(why) => bail!("{why}"),
+                };
                 (name, Some(version.unwrap_or(stored)))
             } else {
                 (app, version)
@@ -340,22 +343,6 @@ pub async fn app(args: AppArgs) -> anyhow::Result<()> {
             }
         }
     }
-}
-
-/// Puts `manifest`; when its version is stored already with the same
-/// content, that is fine. Returns the version.
-async fn put_or_same(client: &AppClient, manifest: &Manifest) -> anyhow::Result<String> {
-    let r = client.put(&serde_json::to_string(manifest)?).await?;
-    if r.result != PutResult::Error {
-        return Ok(r.current_version);
-    }
-    if let Some(v) = manifest.version() {
-        let stored = client.get(manifest.name(), Some(v)).await?;
-        if stored.manifest.as_ref() == Some(manifest) {
-            return Ok(v.to_owned());
-        }
-    }
-    bail!("{}", r.message)
 }
 
 /// Polls until version `version` reports Deployed; fails on Failed or at

@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
-use wasmtime::component::types::{ComponentFunc, ComponentItem, Type};
 use weft_lattice_protocol::wire::Link;
+use weft_runtime::world::{Item, World};
 use weft_runtime::{CompileCache, Runtime, RuntimeConfig};
 
 /// Examples shown by `weft inspect --help`.
@@ -32,116 +32,6 @@ pub struct InspectArgs {
     lattice: LatticeArgs,
     #[command(flatten)]
     registry: RegistryArgs,
-}
-
-/// One interface or function of the world.
-struct Item {
-    name: String,
-    functions: Vec<(String, String)>,
-}
-
-fn signature(ty: &ComponentFunc) -> String {
-    let params: Vec<String> = ty
-        .params()
-        .map(|(n, t)| format!("{n}: {}", type_name(&t)))
-        .collect();
-    let results: Vec<String> = ty.results().map(|t| type_name(&t)).collect();
-    match results.as_slice() {
-        [] => format!("func({})", params.join(", ")),
-        [one] => format!("func({}) -> {one}", params.join(", ")),
-        many => format!("func({}) -> ({})", params.join(", "), many.join(", ")),
-    }
-}
-
-/// A WIT-like rendering of a type (records and variants inline, as the
-/// binary does not keep their names).
-fn type_name(ty: &Type) -> String {
-    match ty {
-        Type::Bool => "bool".into(),
-        Type::S8 => "s8".into(),
-        Type::U8 => "u8".into(),
-        Type::S16 => "s16".into(),
-        Type::U16 => "u16".into(),
-        Type::S32 => "s32".into(),
-        Type::U32 => "u32".into(),
-        Type::S64 => "s64".into(),
-        Type::U64 => "u64".into(),
-        Type::Float32 => "f32".into(),
-        Type::Float64 => "f64".into(),
-        Type::Char => "char".into(),
-        Type::String => "string".into(),
-        Type::List(l) => format!("list<{}>", type_name(&l.ty())),
-        Type::Record(r) => format!(
-            "record {{ {} }}",
-            r.fields()
-                .map(|f| format!("{}: {}", f.name, type_name(&f.ty)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Type::Tuple(t) => format!(
-            "tuple<{}>",
-            t.types()
-                .map(|t| type_name(&t))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Type::Variant(v) => format!(
-            "variant {{ {} }}",
-            few(v.cases().map(|c| match &c.ty {
-                Some(t) => format!("{}({})", c.name, type_name(t)),
-                None => c.name.to_string(),
-            }))
-        ),
-        Type::Enum(e) => format!("enum {{ {} }}", few(e.names().map(str::to_owned))),
-        Type::Option(o) => format!("option<{}>", type_name(&o.ty())),
-        Type::Result(r) => match (r.ok(), r.err()) {
-            (None, None) => "result".into(),
-            (Some(ok), None) => format!("result<{}>", type_name(&ok)),
-            (None, Some(err)) => format!("result<_, {}>", type_name(&err)),
-            (Some(ok), Some(err)) => format!("result<{}, {}>", type_name(&ok), type_name(&err)),
-        },
-        Type::Flags(f) => format!("flags {{ {} }}", few(f.names().map(str::to_owned))),
-        Type::Own(_) => "own<resource>".into(),
-        Type::Borrow(_) => "borrow<resource>".into(),
-        _ => "…".into(),
-    }
-}
-
-/// Cases or names, the first few and how many more.
-fn few(names: impl Iterator<Item = String>) -> String {
-    let all: Vec<String> = names.collect();
-    if all.len() <= 8 {
-        return all.join(", ");
-    }
-    format!("{}, … {} more", all[..4].join(", "), all.len() - 4)
-}
-
-fn items<'a>(
-    engine: &wasmtime::Engine,
-    list: impl Iterator<Item = (&'a str, ComponentItem)>,
-) -> Vec<Item> {
-    let mut out: Vec<Item> = list
-        .map(|(name, item)| {
-            let functions = match item {
-                ComponentItem::ComponentInstance(instance) => instance
-                    .exports(engine)
-                    .filter_map(|(f, e)| match e.ty {
-                        ComponentItem::ComponentFunc(ty) => Some((f.to_owned(), signature(&ty))),
-                        ComponentItem::Resource(_) => Some((f.to_owned(), "resource".into())),
-                        _ => None,
-                    })
-                    .collect(),
-                ComponentItem::ComponentFunc(ty) => vec![(String::new(), signature(&ty))],
-                _ => Vec::new(),
-            };
-            Item {
-                name: name.to_owned(),
-                functions,
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    out
 }
 
 /// How an import is served: by the host, by a link, or not yet.
@@ -204,10 +94,7 @@ pub async fn inspect(args: InspectArgs) -> anyhow::Result<()> {
         move || cache.load(&engine, &wasm)
     })
     .await??;
-    let engine = runtime.engine();
-    let ty = compiled.component_type();
-    let imports = items(engine, ty.imports(engine).map(|(n, e)| (n, e.ty)));
-    let exports = items(engine, ty.exports(engine).map(|(n, e)| (n, e.ty)));
+    let World { imports, exports } = World::of(runtime.engine(), &compiled);
     let id = args.id.as_deref();
     match args.lattice.output {
         Output::Json => {

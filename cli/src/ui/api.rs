@@ -15,9 +15,10 @@ use axum::routing::{get, post, put};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use weft_apps::api::{DeleteResult, DeployResult, GetResult, PutResult, StatusResult};
-use weft_apps::manifest::{Manifest, Trait, parse, to_yaml};
-use weft_apps::store::generated_version;
+use weft_apps::api::{DeleteResult, DeployResult, GetResult, StatusResult};
+use weft_apps::client::Stored;
+use weft_apps::manifest::{Manifest, parse, to_yaml};
+use weft_apps::rescale::{RescaleError, rescaled};
 use weft_apps::validate::validate;
 use weft_lattice_client::ErrorKind;
 use weft_lattice_protocol::wire::{DeleteLink, Link, ScaleComponent, StringMap};
@@ -246,7 +247,7 @@ async fn scale_app(ui: &Ui, app: &str, id: &str, instances: u32) -> Reply {
     let status = ui.apps.status(app).await?;
     let deployed = status.status.map(|s| s.version).filter(|v| !v.is_empty());
     // The deployed version's manifest (the latest if none is deployed).
-    let mut manifest = ui
+    let manifest = ui
         .apps
         .get(app, deployed.as_deref())
         .await?
@@ -257,60 +258,17 @@ async fn scale_app(ui: &Ui, app: &str, id: &str, instances: u32) -> Reply {
                 format!("app `{app}` has no manifest"),
             )
         })?;
-    let names: Vec<String> = manifest
-        .spec
-        .components
-        .iter()
-        .filter(|c| manifest.id_of(c) == id)
-        .map(|c| c.name.clone())
-        .collect();
-    let Some(name) = names.first() else {
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            format!("app `{app}` declares no component `{id}`"),
-        ));
+    let manifest = rescaled(manifest, deployed.as_deref(), id, instances).map_err(|e| {
+        let code = match e {
+            RescaleError::NoComponent { .. } => StatusCode::NOT_FOUND,
+            RescaleError::NoScaler { .. } => StatusCode::CONFLICT,
+        };
+        error(code, e.to_string())
+    })?;
+    let version = match ui.apps.put_or_same(&manifest).await? {
+        Stored::Version(v) => v,
+        Stored::Refused(why) => return Err(error(StatusCode::CONFLICT, why)),
     };
-    let mut changed = false;
-    for c in manifest
-        .spec
-        .components
-        .iter_mut()
-        .filter(|c| c.name == *name)
-    {
-        for t in &mut c.traits {
-            if let Trait::Spreadscaler(s) | Trait::Daemonscaler(s) = t {
-                s.instances = instances;
-                changed = true;
-            }
-        }
-    }
-    if !changed {
-        return Err(error(
-            StatusCode::CONFLICT,
-            format!("component `{id}` of app `{app}` has no scaler to change; edit the manifest"),
-        ));
-    }
-    // `v1.2.0` scaled to 4 is `v1.2.0-x4` (a version scaled before loses
-    // its old suffix); scaling back to a count seen before deploys that
-    // version again.
-    let base = deployed
-        .as_deref()
-        .or(manifest.version())
-        .map(str::to_owned)
-        .unwrap_or_else(generated_version);
-    let base = match base.rsplit_once("-x") {
-        Some((b, n)) if !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) => b.to_owned(),
-        _ => base,
-    };
-    let version = format!("{base}-x{instances}");
-    set_version(&mut manifest, &version);
-    let put = ui.apps.put(&to_yaml(&manifest)).await?;
-    if put.result == PutResult::Error {
-        let stored = ui.apps.get(app, Some(&version)).await?.manifest;
-        if stored.as_ref() != Some(&manifest) {
-            return Err(error(StatusCode::CONFLICT, put.message));
-        }
-    }
     let d = ui.apps.deploy(app, Some(&version)).await?;
     if d.result != DeployResult::Acknowledged {
         return Err(error(StatusCode::CONFLICT, d.message));
@@ -320,12 +278,6 @@ async fn scale_app(ui: &Ui, app: &str, id: &str, instances: u32) -> Reply {
         "app": app,
         "version": version,
     }))
-}
-
-fn set_version(m: &mut Manifest, version: &str) {
-    m.metadata
-        .annotations
-        .insert("version".into(), version.into());
 }
 
 async fn providers(State(ui): Shared) -> Reply {
@@ -478,22 +430,10 @@ async fn validate_text(text: String) -> Reply {
 async fn deploy(State(ui): Shared, text: String) -> Reply {
     let manifest = check(&text)?;
     let name = manifest.name().to_owned();
-    let body = serde_json::to_string(&manifest)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let put = ui.apps.put(&body).await?;
     // Putting a version again with the same content is fine; other content is not.
-    let version = match put.result {
-        PutResult::Error => {
-            let same = match manifest.version() {
-                Some(v) => ui.apps.get(&name, Some(v)).await?.manifest.as_ref() == Some(&manifest),
-                None => false,
-            };
-            if !same {
-                return Err(error(StatusCode::CONFLICT, put.message));
-            }
-            manifest.version().map(str::to_owned)
-        }
-        _ => Some(put.current_version),
+    let version = match ui.apps.put_or_same(&manifest).await? {
+        Stored::Version(v) => Some(v),
+        Stored::Refused(why) => return Err(error(StatusCode::CONFLICT, why)),
     };
     let d = ui.apps.deploy(&name, version.as_deref()).await?;
     match d.result {

@@ -42,6 +42,7 @@ pub mod metrics;
 mod outgoing;
 mod state;
 mod stdio;
+pub mod world;
 
 pub use cache::{CompileCache, Origin};
 pub use calls::served_by_host;

@@ -29,6 +29,7 @@ pub mod manifest;
 pub mod observe;
 pub mod plan;
 pub mod reconciler;
+pub mod rescale;
 pub mod server;
 pub mod store;
 pub mod validate;
