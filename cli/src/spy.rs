@@ -8,6 +8,7 @@ use crate::run::wait_for_shutdown;
 use clap::Args;
 use futures::StreamExt;
 use serde_json::{Value, json};
+use weft_lattice_protocol::EventName;
 
 /// Examples shown by `weft spy --help`.
 pub const EXAMPLES: &str = "\
@@ -53,11 +54,9 @@ fn concerns(data: &Value, id: &str) -> bool {
 
 fn event_line(payload: &[u8]) -> Option<Line> {
     let event: Value = serde_json::from_slice(payload).ok()?;
-    let name = event["type"]
-        .as_str()
-        .unwrap_or_default()
-        .trim_start_matches("com.wasmcloud.lattice.")
-        .to_owned();
+    let ty = event["type"].as_str().unwrap_or_default();
+    // Ours by name (`component_scaled`); anything else by its whole type.
+    let name = EventName::from_type(ty).map_or_else(|| ty.to_owned(), |n| n.as_str().to_owned());
     let data = &event["data"];
     let host = event["source"].as_str().unwrap_or_default();
     let mut parts = vec![format!("host={}", &host[..host.len().min(8)])];

@@ -268,10 +268,7 @@ async fn update_providers_and_links(wire: &Wire, id: &str, hello: &str) -> anyho
     let inventory = wire
         .ok(&on(id, |host| Operation::HostGet { host }), "")
         .await?;
-    assert_eq!(
-        inventory["response"]["components"][0]["image_ref"],
-        hello
-    );
+    assert_eq!(inventory["response"]["components"][0]["image_ref"], hello);
 
     // Providers, and the documented link from the http-server to hello.
     wire.ok(

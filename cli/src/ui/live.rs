@@ -15,6 +15,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 use weft_apps::store::AppStore;
+use weft_lattice_protocol::EventName;
 
 /// The stream's route.
 pub fn routes() -> Router<Arc<Ui>> {
@@ -24,8 +25,8 @@ pub fn routes() -> Router<Arc<Ui>> {
 /// A CloudEvent from the lattice as an SSE event.
 fn lattice_event(payload: &[u8]) -> Option<Event> {
     let v: Value = serde_json::from_slice(payload).ok()?;
-    let kind = v["type"].as_str().unwrap_or_default();
-    if kind.ends_with(".host_heartbeat") {
+    let kind = v["type"].as_str().and_then(EventName::from_type);
+    if kind == Some(EventName::HostHeartbeat) {
         let host = v["source"].as_str().unwrap_or_default();
         return Some(Event::default().event("heartbeat").data(host));
     }

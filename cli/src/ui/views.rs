@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use weft_apps::plan::APP;
 use weft_capability::sync::Locked;
 use weft_lattice_client::LatticeClient;
+use weft_lattice_protocol::EventName;
 use weft_lattice_protocol::wire::{HostInventory, Link, StringMap};
 
 /// Where something runs, and how much of it.
@@ -97,7 +98,8 @@ impl Known {
                 let Ok(v) = serde_json::from_slice::<serde_json::Value>(&msg.payload) else {
                     continue;
                 };
-                let (Some(kind), Some(host)) = (v["type"].as_str(), v["source"].as_str()) else {
+                let kind = v["type"].as_str().and_then(EventName::from_type);
+                let (Some(kind), Some(host)) = (kind, v["source"].as_str()) else {
                     continue;
                 };
                 let beat = v["data"]["heartbeat_interval_ms"].as_u64();
@@ -108,11 +110,11 @@ impl Known {
 
     /// Notes an event of `kind` from `host`, which says it beats every
     /// `beat` ms (wire values, so clamped).
-    fn heard(&self, host: &str, kind: &str, beat: Option<u64>) {
+    fn heard(&self, host: &str, kind: EventName, beat: Option<u64>) {
         let mut hosts = self.hosts.locked();
-        if kind.ends_with(".host_stopped") {
+        if kind == EventName::HostStopped {
             hosts.remove(host);
-        } else if kind.ends_with(".host_heartbeat") || kind.ends_with(".host_started") {
+        } else if matches!(kind, EventName::HostHeartbeat | EventName::HostStarted) {
             let now = std::time::Instant::now();
             if !hosts.contains_key(host) {
                 // Forget the hosts that stopped beating; track no more
@@ -239,12 +241,12 @@ mod tests {
     fn wire_heartbeats_are_clamped_and_stale_or_invented_hosts_forgotten() {
         let known = Known::default();
         // A heartbeat interval that overflowed an Instant before.
-        known.heard("h1", "com.wasmcloud.lattice.host_heartbeat", Some(u64::MAX));
+        known.heard("h1", EventName::HostHeartbeat, Some(u64::MAX));
         assert_eq!(known.alive(), ["h1"]);
-        known.heard("h1", "com.wasmcloud.lattice.host_stopped", None);
+        known.heard("h1", EventName::HostStopped, None);
         assert!(known.alive().is_empty());
         for i in 0..MAX_KNOWN + 100 {
-            known.heard(&format!("h{i}"), "x.host_heartbeat", Some(1_000));
+            known.heard(&format!("h{i}"), EventName::HostHeartbeat, Some(1_000));
         }
         assert!(known.hosts.lock().unwrap().len() <= MAX_KNOWN);
     }

@@ -4,14 +4,14 @@
 //! heartbeats is gone.
 
 use futures::StreamExt;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use weft_capability::sync::Locked;
+use weft_lattice_protocol::event::{self, Received};
 use weft_lattice_protocol::wire::HostInventory;
-use weft_lattice_protocol::{EventName, Subjects};
+use weft_lattice_protocol::{LatticeEvent, Subjects};
 
 /// A host is gone after this many missed heartbeats.
 pub const MISSED_BEATS: u32 = 3;
@@ -108,16 +108,6 @@ fn from_inventory(inv: &HostInventory) -> HostView {
     }
 }
 
-fn text(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_owned)
-}
-
-fn strings(v: &Value, key: &str) -> BTreeMap<String, String> {
-    v.get(key)
-        .and_then(|a| serde_json::from_value(a.clone()).ok())
-        .unwrap_or_default()
-}
-
 impl Observed {
     /// The hosts alive now (seen within three heartbeats), by id.
     pub fn hosts(&self) -> BTreeMap<String, HostView> {
@@ -192,54 +182,50 @@ impl Observed {
         }
     }
 
-    /// Applies a lifecycle event's data.
-    fn event(&self, name: EventName, data: &Value) {
-        let Some(host) = text(data, "host_id") else {
-            return;
-        };
-        match name {
-            EventName::ComponentScaled => {
-                let Some(id) = text(data, "component_id") else {
-                    return;
-                };
-                let max = data
-                    .get("max_instances")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0);
+    /// Applies what a lifecycle event says a host now runs; whether it
+    /// changed anything a reconcile pass cares about.
+    fn event(&self, received: Received) -> bool {
+        match received.event {
+            LatticeEvent::HostHeartbeat(beat) => {
+                let new = !self.hosts().contains_key(&beat.inventory.host_id);
+                let stated = beat.heartbeat_interval_ms.map(Duration::from_millis);
+                self.heartbeat(&beat.inventory, stated);
+                new
+            }
+            LatticeEvent::HostStopped(_) => {
+                self.gone(&received.source);
+                true
+            }
+            LatticeEvent::ComponentScaled(c) => {
                 let running = Running {
-                    image_ref: text(data, "image_ref").unwrap_or_default(),
-                    max_instances: u32::try_from(max).unwrap_or(u32::MAX),
-                    annotations: strings(data, "annotations"),
+                    image_ref: c.image_ref,
+                    max_instances: c.max_instances,
+                    annotations: c.annotations,
                 };
-                self.patch(&host, |v| v.scaled(id, running));
+                self.patch(&c.host_id, |v| v.scaled(c.component_id, running));
+                true
             }
-            EventName::ProviderStarted => {
-                let Some(id) = text(data, "provider_id") else {
-                    return;
+            LatticeEvent::ProviderStarted(p) => {
+                let running = RunningProvider {
+                    reference: p.provider_ref,
+                    annotations: p.annotations,
                 };
-                self.patch(&host, |v| {
-                    v.providers.insert(
-                        id,
-                        RunningProvider {
-                            reference: text(data, "provider_ref").unwrap_or_default(),
-                            annotations: strings(data, "annotations"),
-                        },
-                    );
+                self.patch(&p.host_id, |v| {
+                    v.providers.insert(p.provider_id, running);
                 });
+                true
             }
-            EventName::ProviderStopped => {
-                let Some(id) = text(data, "provider_id") else {
-                    return;
-                };
-                self.patch(&host, |v| {
-                    v.providers.remove(&id);
+            LatticeEvent::ProviderStopped(p) => {
+                self.patch(&p.host_id, |v| {
+                    v.providers.remove(&p.provider_id);
                 });
+                true
             }
-            EventName::LabelsChanged => {
-                let labels = strings(data, "labels");
-                self.patch(&host, |v| v.labels = labels);
+            LatticeEvent::LabelsChanged(l) => {
+                self.patch(&l.host_id, |v| v.labels = l.labels);
+                true
             }
-            _ => {}
+            _ => false,
         }
     }
 
@@ -254,46 +240,13 @@ impl Observed {
         let mut events = client.subscribe(subjects.events()).await?;
         Ok(tokio::spawn(async move {
             while let Some(msg) = events.next().await {
-                let Ok(event) = serde_json::from_slice::<Value>(&msg.payload) else {
+                // Events of other kinds, or that do not fit their type, are
+                // not this observer's business.
+                let Ok(Some(received)) = event::receive(&msg.payload) else {
                     continue;
                 };
-                let kind = event["type"].as_str().unwrap_or_default();
-                let Some(name) = EventName::ALL
-                    .iter()
-                    .find(|n| kind == format!("com.wasmcloud.lattice.{}", n.as_str()))
-                    .copied()
-                else {
-                    continue;
-                };
-                match name {
-                    EventName::HostHeartbeat => {
-                        if let Ok(inv) =
-                            serde_json::from_value::<HostInventory>(event["data"].clone())
-                        {
-                            let new = !self.hosts().contains_key(&inv.host_id);
-                            let stated = event["data"]["heartbeat_interval_ms"]
-                                .as_u64()
-                                .map(Duration::from_millis);
-                            self.heartbeat(&inv, stated);
-                            if new {
-                                changed.notify_one();
-                            }
-                        }
-                    }
-                    EventName::HostStopped => {
-                        if let Some(host) = event["source"].as_str() {
-                            self.gone(host);
-                            changed.notify_one();
-                        }
-                    }
-                    EventName::ComponentScaled
-                    | EventName::ProviderStarted
-                    | EventName::ProviderStopped
-                    | EventName::LabelsChanged => {
-                        self.event(name, &event["data"]);
-                        changed.notify_one();
-                    }
-                    _ => {}
+                if self.event(received) {
+                    changed.notify_one();
                 }
             }
         }))

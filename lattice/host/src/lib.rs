@@ -28,7 +28,6 @@ mod builtins;
 
 pub use builtins::Builtins;
 
-use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -41,7 +40,8 @@ use weft_jetstream::bucket::Placement;
 use weft_lattice_nats::{
     CtlServer, Endpoints, Events, LatticeState, NatsRemoteCalls, NatsTap, StateError, ctl,
 };
-use weft_lattice_protocol::{EventName, Subjects};
+use weft_lattice_protocol::payload::{HostStarted, HostStopped};
+use weft_lattice_protocol::{LatticeEvent, Subjects};
 
 /// How long [`LatticeHost::stop`] waits for NATS to take the last events.
 const LAST_WORDS: Duration = Duration::from_secs(2);
@@ -197,17 +197,13 @@ impl LatticeHost {
             false => None,
         };
         let info = host.info();
-        events
-            .publish(
-                EventName::HostStarted,
-                &json!({
-                    "labels": info.labels,
-                    "friendly_name": info.friendly_name,
-                    "version": info.version,
-                    "uptime_seconds": 0,
-                }),
-            )
-            .await;
+        let started = HostStarted {
+            labels: info.labels,
+            friendly_name: info.friendly_name,
+            version: info.version,
+            uptime_seconds: 0,
+        };
+        events.publish(&LatticeEvent::HostStarted(started)).await;
         let heartbeat = events.heartbeat(host.clone(), heartbeat);
         Ok(Self {
             host,
@@ -254,11 +250,12 @@ impl LatticeHost {
                 "{unfinished} invocations were still running after {drain:?}; stopping anyway"
             );
         }
+        let stopped = HostStopped {
+            labels: self.host.info().labels,
+            reason: reason.to_owned(),
+        };
         self.events
-            .publish(
-                EventName::HostStopped,
-                &json!({ "labels": self.host.info().labels, "reason": reason }),
-            )
+            .publish(&LatticeEvent::HostStopped(stopped))
             .await;
         // With NATS gone the last event cannot be delivered; do not wait for ever.
         match tokio::time::timeout(LAST_WORDS, self.nats.flush()).await {

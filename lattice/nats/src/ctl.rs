@@ -26,8 +26,9 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use weft_capability::backlog::Backlog;
 use weft_host::HostApi;
+use weft_lattice_protocol::payload::{ConfigChanged, LinkRefused};
 use weft_lattice_protocol::wire::{self, CtlResponse};
-use weft_lattice_protocol::{EventName, Operation, Parsed, Subjects};
+use weft_lattice_protocol::{EventName, LatticeEvent, Operation, Parsed, Subjects};
 
 /// Why the control server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -456,8 +457,12 @@ impl Ctx {
     async fn config_del(&self, name: &str) -> Vec<u8> {
         match self.state.delete_config(name).await {
             Ok(()) => {
-                let data = serde_json::json!({ "config_name": name });
-                self.events.publish(EventName::ConfigDeleted, &data).await;
+                let data = ConfigChanged {
+                    config_name: name.to_owned(),
+                };
+                self.events
+                    .publish(&LatticeEvent::ConfigDeleted(data))
+                    .await;
                 json(&CtlResponse::ack())
             }
             Err(e) => failure(e),
@@ -467,7 +472,9 @@ impl Ctx {
     async fn link_del(&self, del: &wire::DeleteLink) -> Vec<u8> {
         match self.state.delete_link(del).await {
             Ok(()) => {
-                self.events.publish(EventName::LinkdefDeleted, del).await;
+                self.events
+                    .publish(&LatticeEvent::LinkdefDeleted(del.clone()))
+                    .await;
                 json(&CtlResponse::ack())
             }
             Err(e) => failure(e),
@@ -477,8 +484,10 @@ impl Ctx {
     async fn config_put(&self, name: &str, values: &wire::StringMap) -> Vec<u8> {
         match self.state.put_config(name, values).await {
             Ok(()) => {
-                let data = serde_json::json!({ "config_name": name });
-                self.events.publish(EventName::ConfigSet, &data).await;
+                let data = ConfigChanged {
+                    config_name: name.to_owned(),
+                };
+                self.events.publish(&LatticeEvent::ConfigSet(data)).await;
                 json(&CtlResponse::ack())
             }
             Err(e) => failure(e),
@@ -488,14 +497,18 @@ impl Ctx {
     async fn link_put(&self, link: &wire::Link) -> Vec<u8> {
         match self.state.put_link(link).await {
             Ok(()) => {
-                self.events.publish(EventName::LinkdefSet, link).await;
+                self.events
+                    .publish(&LatticeEvent::LinkdefSet(link.clone()))
+                    .await;
                 json(&CtlResponse::ack())
             }
             Err(e) => {
-                let mut data = serde_json::to_value(link).unwrap_or_default();
-                data["message"] = e.to_string().into();
+                let refused = LinkRefused {
+                    link: link.clone(),
+                    message: e.to_string(),
+                };
                 self.events
-                    .publish(EventName::LinkdefSetFailed, &data)
+                    .publish(&LatticeEvent::LinkdefSetFailed(refused))
                     .await;
                 failure(e)
             }

@@ -2,23 +2,13 @@
 
 use crate::convert;
 use async_nats::Client;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use weft_host::HostApi;
-use weft_lattice_protocol::{EventName, Subjects, event};
-
-/// The data of the health-check events.
-#[derive(Serialize)]
-struct Health<'a> {
-    provider_id: &'a str,
-    host_id: &'a str,
-    healthy: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-}
+use weft_lattice_protocol::payload::{Health, Heartbeat};
+use weft_lattice_protocol::{LatticeEvent, Subjects, event};
 
 /// How long an event publish may take before it is dropped.
 pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -41,12 +31,18 @@ impl Events {
         }
     }
 
-    /// Publishes `name` with `data`. Events are best effort: a failure — or a
-    /// publish that does not complete within [`PUBLISH_TIMEOUT`] — is logged,
-    /// never returned, so a control reply is never held up because nobody
-    /// could be told about it.
-    pub async fn publish(&self, name: EventName, data: &impl Serialize) {
-        let bytes = match event::build(name, &self.host_id, data).and_then(|e| event::encode(&e)) {
+    /// Publishes `event`. Events are best effort: a failure — or a publish
+    /// that does not complete within [`PUBLISH_TIMEOUT`] — is logged, never
+    /// returned, so a control reply is never held up because nobody could
+    /// be told about it.
+    pub async fn publish(&self, event: &LatticeEvent) {
+        let name = event.name();
+        let built = event
+            .data()
+            .map_err(event::EventError::from)
+            .and_then(|data| event::build(name, &self.host_id, &data))
+            .and_then(|e| event::encode(&e));
+        let bytes = match built {
             Ok(bytes) => bytes,
             Err(e) => {
                 tracing::warn!(event = name.as_str(), "could not build event: {e}");
@@ -79,44 +75,39 @@ impl Events {
             let mut healthy: HashMap<String, bool> = HashMap::new();
             loop {
                 ticks.tick().await;
-                let inventory = convert::inventory(host.inventory());
                 // wasmCloud's heartbeat is the inventory; Weft adds the
                 // interval, so reconcilers know when a beat is missed.
-                let data = Heartbeat {
-                    inventory: &inventory,
-                    heartbeat_interval_ms: u64::try_from(every.as_millis()).unwrap_or(u64::MAX),
+                let beat = Heartbeat {
+                    inventory: convert::inventory(host.inventory()),
+                    heartbeat_interval_ms: Some(
+                        u64::try_from(every.as_millis()).unwrap_or(u64::MAX),
+                    ),
                 };
-                events.publish(EventName::HostHeartbeat, &data).await;
+                events
+                    .publish(&LatticeEvent::HostHeartbeat(Box::new(beat)))
+                    .await;
                 let checks = host.provider_health().await;
                 healthy.retain(|id, _| checks.iter().any(|(c, _)| c == id));
                 for (provider_id, result) in checks {
                     let ok = result.is_ok();
+                    let changed = healthy.insert(provider_id.clone(), ok) != Some(ok);
                     let data = Health {
-                        provider_id: &provider_id,
-                        host_id: &events.host_id,
+                        provider_id,
+                        host_id: events.host_id.clone(),
                         healthy: ok,
                         message: result.err(),
                     };
-                    if healthy.insert(provider_id.clone(), ok) != Some(ok) {
-                        let name = if ok {
-                            EventName::HealthCheckPassed
+                    if changed {
+                        let event = if ok {
+                            LatticeEvent::HealthCheckPassed(data.clone())
                         } else {
-                            EventName::HealthCheckFailed
+                            LatticeEvent::HealthCheckFailed(data.clone())
                         };
-                        events.publish(name, &data).await;
+                        events.publish(&event).await;
                     }
-                    events.publish(EventName::HealthCheckStatus, &data).await;
+                    events.publish(&LatticeEvent::HealthCheckStatus(data)).await;
                 }
             }
         })
     }
-}
-
-/// `host_heartbeat` data: the inventory, plus the interval (a field
-/// wasmCloud clients ignore).
-#[derive(Serialize)]
-struct Heartbeat<'a> {
-    #[serde(flatten)]
-    inventory: &'a weft_lattice_protocol::wire::HostInventory,
-    heartbeat_interval_ms: u64,
 }

@@ -141,6 +141,33 @@ pub fn decode(bytes: &[u8]) -> Result<(Option<EventName>, Event), EventError> {
     Ok((EventName::from_type(event.ty()), event))
 }
 
+/// An event of ours as read from the lattice: who sent it, when, and what
+/// it says, typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The host that sent it (the CloudEvent's `source`).
+    pub source: String,
+    /// When (RFC 3339), as the sender said.
+    pub time: Option<String>,
+    /// The event.
+    pub event: crate::payload::LatticeEvent,
+}
+
+/// Reads a NATS message body as one of our events; `None` when its type is
+/// not one of ours, an error when it is but its data does not fit.
+pub fn receive(bytes: &[u8]) -> Result<Option<Received>, EventError> {
+    let raw: serde_json::Value = serde_json::from_slice(bytes)?;
+    let Some(name) = raw["type"].as_str().and_then(EventName::from_type) else {
+        return Ok(None);
+    };
+    let data = raw.get("data").cloned().unwrap_or(serde_json::Value::Null);
+    Ok(Some(Received {
+        source: raw["source"].as_str().unwrap_or_default().to_owned(),
+        time: raw["time"].as_str().map(str::to_owned),
+        event: crate::payload::LatticeEvent::from_data(name, data)?,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,7 @@
 
 pub mod event;
 pub mod link;
+pub mod payload;
 pub mod rpc;
 pub mod secret;
 pub mod spy;
@@ -35,6 +36,7 @@ pub mod wire;
 
 pub use event::{Event, EventName};
 pub use link::{LinkError, check_put};
+pub use payload::LatticeEvent;
 pub use subject::{DEFAULT_LATTICE, DEFAULT_PREFIX, Operation, Parsed, Subjects};
 pub use validate::Invalid;
 pub use wire::CtlResponse;

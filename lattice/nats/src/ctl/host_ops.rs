@@ -3,10 +3,10 @@
 
 use super::{Ctx, json};
 use crate::convert;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use weft_lattice_protocol::EventName;
+use weft_lattice_protocol::LatticeEvent;
+use weft_lattice_protocol::payload::{LabelsChanged, ProviderStopped};
 use weft_lattice_protocol::wire::{self, CtlResponse};
 
 impl Ctx {
@@ -25,16 +25,13 @@ impl Ctx {
     }
 
     async fn labels_changed(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct LabelsChanged {
-            host_id: String,
-            labels: wire::StringMap,
-        }
         let data = LabelsChanged {
             host_id: self.host_id.clone(),
             labels: self.host.info().labels,
         };
-        self.events.publish(EventName::LabelsChanged, &data).await;
+        self.events
+            .publish(&LatticeEvent::LabelsChanged(data))
+            .await;
         json(&CtlResponse::ack())
     }
 
@@ -51,10 +48,13 @@ impl Ctx {
                 cmd.provider_id
             )));
         }
-        let data = serde_json::json!({
-            "provider_id": cmd.provider_id, "host_id": self.host_id,
-        });
-        self.events.publish(EventName::ProviderStopped, &data).await;
+        let data = ProviderStopped {
+            provider_id: cmd.provider_id,
+            host_id: self.host_id.clone(),
+        };
+        self.events
+            .publish(&LatticeEvent::ProviderStopped(data))
+            .await;
         json(&CtlResponse::ack())
     }
 

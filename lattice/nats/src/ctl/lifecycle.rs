@@ -4,24 +4,9 @@
 
 use super::{Ctx, json};
 use crate::convert;
-use serde::Serialize;
-use weft_lattice_protocol::EventName;
+use weft_lattice_protocol::LatticeEvent;
+use weft_lattice_protocol::payload::{ComponentScaled, ProviderStarted};
 use weft_lattice_protocol::wire::{self, CtlResponse};
-
-/// The data of `component_scaled` / `component_scale_failed`.
-#[derive(Serialize)]
-struct ScaleEvent<'a> {
-    component_id: &'a str,
-    image_ref: &'a str,
-    host_id: &'a str,
-    max_instances: u32,
-    annotations: &'a wire::StringMap,
-    /// The digest of the component's bytes, once it runs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    digest: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
 
 impl Ctx {
     /// `sha256:…` of the component running as `id` here.
@@ -50,12 +35,12 @@ impl Ctx {
             },
             Err(e) => Err(e.to_string()),
         };
-        let mut data = ScaleEvent {
-            component_id: &cmd.component_id,
-            image_ref: &cmd.component_ref,
-            host_id: &self.host_id,
+        let mut data = ComponentScaled {
+            component_id: cmd.component_id.clone(),
+            image_ref: cmd.component_ref.clone(),
+            host_id: self.host_id.clone(),
             max_instances: cmd.max_instances,
-            annotations: &cmd.annotations,
+            annotations: cmd.annotations.clone(),
             digest: None,
             error: None,
         };
@@ -63,13 +48,15 @@ impl Ctx {
             Ok(_) => {
                 data.digest = self.digest_of(&cmd.component_id);
                 self.rpc.sync().await;
-                self.events.publish(EventName::ComponentScaled, &data).await;
+                self.events
+                    .publish(&LatticeEvent::ComponentScaled(data))
+                    .await;
                 json(&CtlResponse::ack())
             }
             Err(message) => {
                 data.error = Some(message.clone());
                 self.events
-                    .publish(EventName::ComponentScaleFailed, &data)
+                    .publish(&LatticeEvent::ComponentScaleFailed(data))
                     .await;
                 json(&CtlResponse::<()>::error(message))
             }
@@ -90,19 +77,24 @@ impl Ctx {
                 .map_err(|e| e.to_string()),
             Err(message) => Err(message),
         };
-        let mut data = serde_json::json!({
-            "provider_id": cmd.provider_id, "provider_ref": cmd.provider_ref,
-            "host_id": self.host_id, "annotations": cmd.annotations.unwrap_or_default(),
-        });
+        let mut data = ProviderStarted {
+            provider_id: cmd.provider_id,
+            provider_ref: cmd.provider_ref,
+            host_id: self.host_id.clone(),
+            annotations: cmd.annotations.unwrap_or_default(),
+            error: None,
+        };
         match result {
             Ok(()) => {
-                self.events.publish(EventName::ProviderStarted, &data).await;
+                self.events
+                    .publish(&LatticeEvent::ProviderStarted(data))
+                    .await;
                 json(&CtlResponse::ack())
             }
             Err(message) => {
-                data["error"] = message.clone().into();
+                data.error = Some(message.clone());
                 self.events
-                    .publish(EventName::ProviderStartFailed, &data)
+                    .publish(&LatticeEvent::ProviderStartFailed(data))
                     .await;
                 json(&CtlResponse::<()>::error(message))
             }
@@ -149,27 +141,28 @@ impl Ctx {
             .components
             .iter()
             .find(|c| c.id == cmd.component_id);
-        let empty = wire::StringMap::new();
-        let mut data = ScaleEvent {
-            component_id: &cmd.component_id,
-            image_ref: &cmd.new_component_ref,
-            host_id: &self.host_id,
+        let mut data = ComponentScaled {
+            component_id: cmd.component_id.clone(),
+            image_ref: cmd.new_component_ref.clone(),
+            host_id: self.host_id.clone(),
             max_instances: running.and_then(|c| c.max_instances).unwrap_or(0),
-            annotations: running.map_or(&empty, |c| &c.annotations),
+            annotations: running.map(|c| c.annotations.clone()).unwrap_or_default(),
             digest: running.map(|c| format!("sha256:{}", c.digest)),
             error: None,
         };
         match result {
             Ok(previous) => {
                 tracing::info!(component = %cmd.component_id, from = %previous, to = %cmd.new_component_ref, "component updated");
-                self.events.publish(EventName::ComponentScaled, &data).await;
+                self.events
+                    .publish(&LatticeEvent::ComponentScaled(data))
+                    .await;
                 json(&CtlResponse::ack())
             }
             Err(e) => {
                 let message = e.to_string();
                 data.error = Some(message.clone());
                 self.events
-                    .publish(EventName::ComponentScaleFailed, &data)
+                    .publish(&LatticeEvent::ComponentScaleFailed(data))
                     .await;
                 json(&CtlResponse::<()>::error(message))
             }
