@@ -7,6 +7,7 @@ use weft_apps::plan::APP;
 use weft_capability::sync::Locked;
 use weft_lattice_client::LatticeClient;
 use weft_lattice_protocol::EventName;
+use weft_lattice_protocol::alive::{LiveHosts, Liveness};
 use weft_lattice_protocol::wire::{HostInventory, Link, StringMap};
 
 /// Where something runs, and how much of it.
@@ -72,18 +73,18 @@ pub struct ProviderView {
 /// The hosts the dashboard has heard from (heartbeats, `host_started`),
 /// so a read asks each for its inventory at once instead of pinging the
 /// lattice and waiting out the ping's window.
-#[derive(Default)]
 pub struct Known {
-    /// Host id → when it is gone unless heard from again.
-    hosts: std::sync::Mutex<BTreeMap<String, std::time::Instant>>,
+    /// The hosts alive, by their own heartbeats.
+    hosts: std::sync::Mutex<LiveHosts<()>>,
 }
 
-/// Hosts the dashboard tracks at most (ids come from the wire).
-const MAX_KNOWN: usize = 10_000;
-
-/// The longest heartbeat interval believed: a host saying it beats once a
-/// day is not kept for three days (and `u64::MAX` ms does not overflow).
-const MAX_BEAT_MS: u64 = 60_000;
+impl Default for Known {
+    fn default() -> Self {
+        Self {
+            hosts: std::sync::Mutex::new(LiveHosts::new(Liveness::default())),
+        }
+    }
+}
 
 impl Known {
     /// Follows `nats`'s events of the lattice in `subjects` until aborted.
@@ -109,32 +110,25 @@ impl Known {
     }
 
     /// Notes an event of `kind` from `host`, which says it beats every
-    /// `beat` ms (wire values, so clamped).
+    /// `beat` ms (wire values: the tracker bounds them).
     fn heard(&self, host: &str, kind: EventName, beat: Option<u64>) {
         let mut hosts = self.hosts.locked();
-        if kind == EventName::HostStopped {
-            hosts.remove(host);
-        } else if matches!(kind, EventName::HostHeartbeat | EventName::HostStarted) {
-            let now = std::time::Instant::now();
-            if !hosts.contains_key(host) {
-                // Forget the hosts that stopped beating; track no more
-                // than the cap.
-                hosts.retain(|_, until| *until > now);
-                if hosts.len() >= MAX_KNOWN {
-                    return;
-                }
+        match kind {
+            EventName::HostStopped => hosts.gone(host),
+            EventName::HostHeartbeat | EventName::HostStarted => {
+                let stated = beat.map(|ms| std::time::Duration::from_millis(ms.max(100)));
+                let beat = kind == EventName::HostHeartbeat;
+                hosts.heard(host, std::time::Instant::now(), beat, stated, |_| ());
             }
-            let beat = beat.unwrap_or(30_000).clamp(100, MAX_BEAT_MS);
-            let until = now + std::time::Duration::from_millis(beat * 3);
-            hosts.insert(host.to_owned(), until);
+            _ => {}
         }
     }
 
     fn alive(&self) -> Vec<String> {
         let now = std::time::Instant::now();
         let mut hosts = self.hosts.locked();
-        hosts.retain(|_, until| *until > now);
-        hosts.keys().cloned().collect()
+        hosts.forget_silent(now);
+        hosts.alive(now).map(|(h, _)| h.to_owned()).collect()
     }
 }
 
@@ -245,9 +239,10 @@ mod tests {
         assert_eq!(known.alive(), ["h1"]);
         known.heard("h1", EventName::HostStopped, None);
         assert!(known.alive().is_empty());
-        for i in 0..MAX_KNOWN + 100 {
+        let cap = Liveness::default().cap;
+        for i in 0..cap + 100 {
             known.heard(&format!("h{i}"), EventName::HostHeartbeat, Some(1_000));
         }
-        assert!(known.hosts.lock().unwrap().len() <= MAX_KNOWN);
+        assert_eq!(known.alive().len(), cap);
     }
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use weft_capability::sync::Locked;
+use weft_lattice_protocol::alive::{LiveHosts, Liveness};
 use weft_lattice_protocol::event::{self, Received};
 use weft_lattice_protocol::wire::HostInventory;
 use weft_lattice_protocol::{LatticeEvent, Subjects};
@@ -62,17 +63,23 @@ pub struct HostView {
     pub providers: BTreeMap<String, RunningProvider>,
 }
 
-#[derive(Debug)]
-struct Seen {
-    view: HostView,
-    last: Instant,
-    interval: Option<Duration>,
+/// The hosts of the lattice and what they run.
+#[derive(Clone)]
+pub struct Observed {
+    hosts: Arc<Mutex<LiveHosts<HostView>>>,
 }
 
-/// The hosts of the lattice and what they run.
-#[derive(Clone, Default)]
-pub struct Observed {
-    hosts: Arc<Mutex<BTreeMap<String, Seen>>>,
+impl Default for Observed {
+    fn default() -> Self {
+        let liveness = Liveness {
+            missed_beats: MISSED_BEATS,
+            default_beat: DEFAULT_BEAT,
+            ..Liveness::default()
+        };
+        Self {
+            hosts: Arc::new(Mutex::new(LiveHosts::new(liveness))),
+        }
+    }
 }
 
 fn from_inventory(inv: &HostInventory) -> HostView {
@@ -113,12 +120,10 @@ impl Observed {
     pub fn hosts(&self) -> BTreeMap<String, HostView> {
         let now = Instant::now();
         let mut hosts = self.hosts.locked();
-        hosts.retain(|_, s| {
-            now.duration_since(s.last) < s.interval.unwrap_or(DEFAULT_BEAT) * MISSED_BEATS
-        });
+        hosts.forget_silent(now);
         hosts
-            .iter()
-            .map(|(id, s)| (id.clone(), s.view.clone()))
+            .alive(now)
+            .map(|(id, view)| (id.to_owned(), view.clone()))
             .collect()
     }
 
@@ -126,59 +131,36 @@ impl Observed {
     /// silent: the reconciler wakes then, so a lost host is acted on at
     /// once rather than at the next periodic pass.
     pub fn next_expiry(&self) -> Option<Instant> {
-        let now = Instant::now();
-        let hosts = self.hosts.locked();
-        hosts
-            .values()
-            .map(|s| s.last + s.interval.unwrap_or(DEFAULT_BEAT) * MISSED_BEATS)
-            .filter(|t| *t > now)
-            .min()
+        self.hosts.locked().next_expiry(Instant::now())
     }
 
     /// A host's heartbeat: its whole inventory, and the interval it states.
     pub fn heartbeat(&self, inv: &HostInventory, stated: Option<Duration>) {
-        let now = Instant::now();
-        let mut hosts = self.hosts.locked();
-        let previous = hosts
-            .get(&inv.host_id)
-            .map(|s| (now.duration_since(s.last), s.interval));
-        // Two beats close together (a restart) say nothing of the interval.
-        let interval = match previous {
-            _ if stated.is_some() => stated,
-            Some((gap, _)) if gap >= Duration::from_millis(100) => Some(gap),
-            Some((_, known)) => known,
-            None => None,
-        };
-        hosts.insert(
-            inv.host_id.clone(),
-            Seen {
-                view: from_inventory(inv),
-                last: now,
-                interval,
-            },
-        );
+        let view = from_inventory(inv);
+        self.hosts
+            .locked()
+            .heard(&inv.host_id, Instant::now(), true, stated, |_| view);
     }
 
     /// A host's inventory asked for directly; kept unless a heartbeat
     /// came first.
     pub fn seed(&self, inv: &HostInventory) {
         let mut hosts = self.hosts.locked();
-        hosts.entry(inv.host_id.clone()).or_insert_with(|| Seen {
-            view: from_inventory(inv),
-            last: Instant::now(),
-            interval: None,
-        });
+        if !hosts.contains(&inv.host_id) {
+            let view = from_inventory(inv);
+            hosts.heard(&inv.host_id, Instant::now(), false, None, |_| view);
+        }
     }
 
     /// A host said goodbye.
     pub fn gone(&self, host: &str) {
-        self.hosts.locked().remove(host);
+        self.hosts.locked().gone(host);
     }
 
     /// Changes what `host` runs (an event, or a command that succeeded).
     pub fn patch(&self, host: &str, change: impl FnOnce(&mut HostView)) {
-        if let Some(seen) = self.hosts.locked().get_mut(host) {
-            change(&mut seen.view);
+        if let Some(view) = self.hosts.locked().get_mut(host) {
+            change(view);
         }
     }
 

@@ -5,89 +5,58 @@
 
 use async_nats::Client;
 use futures::StreamExt;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use weft_capability::sync::Locked;
+use weft_lattice_protocol::alive::{LiveHosts, Liveness};
 use weft_lattice_protocol::wire::Host;
 use weft_lattice_protocol::{CtlResponse, EventName, Operation, Subjects};
 
-/// A host counts as gone once it has missed this many of its heartbeats.
-const MISSED_BEATS: u32 = 3;
-/// The least time a host counts as alive after it was last heard from.
-const MIN_HORIZON: Duration = Duration::from_secs(15);
-
-/// Hosts kept at most: past that, hosts not heard from before are not
-/// tracked (they come from the wire: anyone on the lattice can invent ids).
-const MAX_PEERS: usize = 10_000;
-
-#[derive(Debug, Clone, Copy)]
-struct Seen {
-    last: Instant,
-    /// The gap between its last two heartbeats, once known.
-    interval: Option<Duration>,
-}
-
-impl Seen {
-    /// Whether it still counts as alive at `now`.
-    fn alive(&self, now: Instant) -> bool {
-        let horizon = self
-            .interval
-            .map_or(MIN_HORIZON, |i| (i * MISSED_BEATS).max(MIN_HORIZON));
-        now.duration_since(self.last) < horizon
-    }
-}
+/// How this host judges its peers' silence: three missed beats, and never
+/// less than 15 s (a peer that has not shown its interval yet counts for
+/// that long).
+const LIVENESS: Liveness = Liveness {
+    missed_beats: 3,
+    default_beat: Duration::from_secs(5),
+    min_horizon: Duration::from_secs(15),
+    max_beat: Duration::from_secs(60),
+    cap: 10_000,
+};
 
 /// The hosts this host has heard from lately.
 #[derive(Clone)]
 pub(crate) struct Peers {
     me: String,
-    seen: Arc<Mutex<HashMap<String, Seen>>>,
+    seen: Arc<Mutex<LiveHosts<()>>>,
 }
 
 impl Peers {
     pub(crate) fn new(me: &str) -> Self {
         Self {
             me: me.to_owned(),
-            seen: Arc::default(),
+            seen: Arc::new(Mutex::new(LiveHosts::new(LIVENESS))),
         }
     }
 
     /// Hosts alive now, this one included.
     pub(crate) fn alive(&self) -> u32 {
-        let now = Instant::now();
         let seen = self.seen.locked();
         let others = seen
-            .iter()
-            .filter(|(id, s)| *id != &self.me && s.alive(now))
+            .alive(Instant::now())
+            .filter(|(id, _)| *id != self.me)
             .count();
         u32::try_from(others + 1).unwrap_or(u32::MAX)
     }
 
     fn heard(&self, host: &str, beat: bool) {
-        let now = Instant::now();
-        let mut seen = self.seen.locked();
-        if !seen.contains_key(host) {
-            // A host not seen before: forget the ones that stopped beating
-            // (without a `host_stopped`), and track no more than the cap.
-            seen.retain(|_, s| s.alive(now));
-            if seen.len() >= MAX_PEERS {
-                return;
-            }
-        }
-        let entry = seen.entry(host.to_owned()).or_insert(Seen {
-            last: now,
-            interval: None,
-        });
-        if beat && entry.last < now {
-            entry.interval = Some(now.duration_since(entry.last));
-        }
-        entry.last = now;
+        self.seen
+            .locked()
+            .heard(host, Instant::now(), beat, None, |_| ());
     }
 
     fn gone(&self, host: &str) {
-        self.seen.locked().remove(host);
+        self.seen.locked().gone(host);
     }
 
     /// Follows the lattice's host events until the task is aborted.
@@ -166,21 +135,11 @@ mod tests {
     }
 
     #[test]
-    fn hosts_that_stopped_beating_are_forgotten_and_invented_ones_capped() {
+    fn invented_hosts_are_capped() {
         let peers = Peers::new("me");
-        let long_ago = Instant::now() - MIN_HORIZON * 2;
-        peers.seen.lock().unwrap().insert(
-            "stale".into(),
-            Seen {
-                last: long_ago,
-                interval: None,
-            },
-        );
-        peers.heard("fresh", true);
-        assert!(!peers.seen.lock().unwrap().contains_key("stale"));
-        for i in 0..MAX_PEERS + 100 {
+        for i in 0..LIVENESS.cap + 100 {
             peers.heard(&format!("invented-{i}"), true);
         }
-        assert!(peers.seen.lock().unwrap().len() <= MAX_PEERS);
+        assert_eq!(peers.alive() as usize, LIVENESS.cap + 1);
     }
 }

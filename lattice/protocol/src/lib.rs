@@ -24,6 +24,7 @@
 
 #![deny(missing_docs)]
 
+pub mod alive;
 pub mod event;
 pub mod link;
 pub mod payload;
