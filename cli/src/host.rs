@@ -134,11 +134,18 @@ pub async fn host(args: HostArgs) -> anyhow::Result<()> {
     };
     let host = LatticeHost::start(config).await?;
     let metrics = match args.metrics {
-        Some(addr) => {
-            let (bound, task) = crate::metrics::serve(addr, host.host().clone()).await?;
-            println!("Metrics at http://{bound}/metrics");
-            Some(task)
-        }
+        Some(addr) => match crate::metrics::serve(addr, host.host().clone()).await {
+            Ok((bound, task)) => {
+                println!("Metrics at http://{bound}/metrics");
+                Some(task)
+            }
+            Err(e) => {
+                // It joined already: leave the lattice properly (goodbye,
+                // the reconciler's lease handed over) before failing.
+                host.stop("could not serve --metrics", Duration::ZERO).await;
+                return Err(e);
+            }
+        },
         None => None,
     };
     let info = host.host().info();

@@ -59,7 +59,9 @@ fn event_line(payload: &[u8]) -> Option<Line> {
     let name = EventName::from_type(ty).map_or_else(|| ty.to_owned(), |n| n.as_str().to_owned());
     let data = &event["data"];
     let host = event["source"].as_str().unwrap_or_default();
-    let mut parts = vec![format!("host={}", &host[..host.len().min(8)])];
+    // The source comes from the wire: shortened by characters, not bytes.
+    let short: String = host.chars().take(8).collect();
+    let mut parts = vec![format!("host={short}")];
     for key in [
         "component_id",
         "provider_id",
@@ -258,4 +260,19 @@ pub async fn spy(args: SpyArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_from_any_source_is_shown_without_a_panic() {
+        // A source from the wire with a character across byte 8.
+        let event =
+            json!({"type": "com.wasmcloud.lattice.host_started", "source": "ééééé", "data": {}});
+        let line = event_line(event.to_string().as_bytes()).unwrap();
+        assert_eq!(line.what, "host_started");
+        assert!(line.detail.starts_with("host=ééééé"), "{}", line.detail);
+    }
 }

@@ -29,29 +29,7 @@ async fn the_kv_counter_app_serves_http_and_undeploy_removes_only_its_parts() ->
     let (_hosts, lc, apps, ids) = three_hosts(&nats, l).await?;
     let all: Vec<&str> = ids.values().map(String::as_str).collect();
     // Something that is not the app's: it must survive the undeploy.
-    let other = format!("file://{}", guests::path("test_guest")?.display());
-    ok(&nats, l, &["start", "component", &other, "bystander"]).await?;
-    ok(
-        &nats,
-        l,
-        &["start", "provider", "builtin:keyvalue-memory", "loose-kv"],
-    )
-    .await?;
-    ok(
-        &nats,
-        l,
-        &[
-            "link",
-            "put",
-            "bystander",
-            "loose-kv",
-            "wasi",
-            "keyvalue",
-            "--interface",
-            "store",
-        ],
-    )
-    .await?;
+    start_bystander(&nats, l).await?;
 
     let port = free_port()?;
     let dir = tempfile::tempdir()?;
@@ -168,6 +146,34 @@ spec:
               - {name: red, requirements: {zone: red}, weight: 2}
               - {name: blue, requirements: {zone: blue}, weight: 1}
 "#;
+
+/// A component and a provider linked outside any app.
+async fn start_bystander(nats: &NatsServer, l: &str) -> anyhow::Result<()> {
+    let other = format!("file://{}", guests::path("test_guest")?.display());
+    ok(nats, l, &["start", "component", &other, "bystander"]).await?;
+    ok(
+        nats,
+        l,
+        &["start", "provider", "builtin:keyvalue-memory", "loose-kv"],
+    )
+    .await?;
+    ok(
+        nats,
+        l,
+        &[
+            "link",
+            "put",
+            "bystander",
+            "loose-kv",
+            "wasi",
+            "keyvalue",
+            "--interface",
+            "store",
+        ],
+    )
+    .await?;
+    Ok(())
+}
 
 /// `app list`, `get`, `versions` speak of the deployed kv-counter;
 /// deploying the same file again changes nothing, and putting the same

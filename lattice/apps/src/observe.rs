@@ -71,9 +71,14 @@ pub struct Observed {
 
 impl Default for Observed {
     fn default() -> Self {
+        // Every host, at whatever --heartbeat it runs (a day at most): the
+        // reconciler must never take a slow beater for a lost host, nor
+        // miss a real host because others were invented.
         let liveness = Liveness {
             missed_beats: MISSED_BEATS,
             default_beat: DEFAULT_BEAT,
+            max_beat: Duration::from_secs(86_400),
+            cap: usize::MAX,
             ..Liveness::default()
         };
         Self {

@@ -98,10 +98,11 @@ impl Reconciler {
                     () = tokio::time::sleep(wake) => {}
                 }
                 if worker.lease.hold().await {
-                    if let Err(e) = worker.pass().await {
-                        tracing::warn!("reconcile pass failed: {e}");
+                    match worker.pass().await {
+                        // Only whole passes mark "the reconciler saw it".
+                        Ok(()) => worker.lease.passed(),
+                        Err(e) => tracing::warn!("reconcile pass failed: {e}"),
                     }
-                    worker.lease.passed();
                 } else {
                     worker.forget();
                 }
@@ -119,7 +120,10 @@ impl Reconciler {
     /// Stops it and gives the lease up, so another host takes over at once.
     pub async fn stop(mut self) {
         self.stop.notify_one();
-        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.task).await;
+        // Past the wait the worker finishes its pass (and releases the
+        // lease) on its own: it is detached, not aborted by the drop.
+        let worker = std::mem::replace(&mut self.task, tokio::spawn(async {}));
+        let _ = tokio::time::timeout(Duration::from_secs(2), worker).await;
     }
 }
 

@@ -20,7 +20,9 @@ const LIVENESS: Liveness = Liveness {
     missed_beats: 3,
     default_beat: Duration::from_secs(5),
     min_horizon: Duration::from_secs(15),
-    max_beat: Duration::from_secs(60),
+    // Whatever --heartbeat a host runs with (a day at most, so the
+    // arithmetic stays far from overflow).
+    max_beat: Duration::from_secs(86_400),
     cap: 10_000,
 };
 

@@ -90,8 +90,9 @@ impl<V> LiveHosts<V> {
         keep: impl FnOnce(Option<V>) -> V,
     ) -> bool {
         let previous = self.hosts.remove(host);
-        if previous.is_none() {
-            // Forget the hosts that went silent; track no more than the cap.
+        if previous.is_none() && self.hosts.len() >= self.policy.cap {
+            // Full: make room from the hosts that went silent (a sweep only
+            // when needed, so a flood of invented ids costs no sweep each).
             self.forget_silent(now);
             if self.hosts.len() >= self.policy.cap {
                 return false;
@@ -195,6 +196,20 @@ mod tests {
     }
 
     #[test]
+    fn a_slow_beater_is_kept_for_three_of_its_beats_when_the_policy_allows() {
+        let day = Liveness {
+            max_beat: Duration::from_secs(86_400),
+            ..Liveness::default()
+        };
+        let mut hosts = LiveHosts::new(day);
+        let t0 = Instant::now();
+        // `weft host --heartbeat 5m`: one late beat is not a lost host.
+        hosts.heard("slow", t0, true, Some(S * 300), |_| ());
+        assert_eq!(hosts.alive(t0 + S * 899).count(), 1);
+        assert_eq!(hosts.alive(t0 + S * 901).count(), 0);
+    }
+
+    #[test]
     fn values_are_kept_and_the_cap_holds_against_invented_ids() {
         let policy = Liveness {
             cap: 2,
@@ -208,5 +223,10 @@ mod tests {
         hosts.heard("b", t0, false, None, |_| 0);
         assert!(!hosts.heard("c", t0, false, None, |_| 0));
         assert!(!hosts.contains("c"));
+        // Once one falls silent, a new host takes its place.
+        let later = t0 + Duration::from_secs(91);
+        hosts.heard("a", later - Duration::from_secs(1), false, None, |_| 3);
+        assert!(hosts.heard("c", later, false, None, |_| 0));
+        assert!(hosts.contains("c") && !hosts.contains("b"));
     }
 }

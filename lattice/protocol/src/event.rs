@@ -160,7 +160,12 @@ pub fn receive(bytes: &[u8]) -> Result<Option<Received>, EventError> {
     let Some(name) = raw["type"].as_str().and_then(EventName::from_type) else {
         return Ok(None);
     };
-    let data = raw.get("data").cloned().unwrap_or(serde_json::Value::Null);
+    // No data (or null) is an empty object: events whose fields all have
+    // defaults still decode.
+    let data = match raw.get("data") {
+        None | Some(serde_json::Value::Null) => serde_json::json!({}),
+        Some(data) => data.clone(),
+    };
     Ok(Some(Received {
         source: raw["source"].as_str().unwrap_or_default().to_owned(),
         time: raw["time"].as_str().map(str::to_owned),

@@ -136,6 +136,7 @@ pub struct LabelsChanged {
     /// The host.
     pub host_id: String,
     /// Its labels now.
+    #[serde(default)]
     pub labels: StringMap,
 }
 
@@ -352,6 +353,18 @@ mod tests {
         assert_eq!((c.max_instances, c.digest), (2, None));
         let other = serde_json::json!({"type": "com.example.thing", "data": {}});
         assert!(receive(other.to_string().as_bytes()).unwrap().is_none());
+        // Data that is all defaults may be left out.
+        for (ty, data) in [
+            ("host_stopped", serde_json::Value::Null),
+            ("labels_changed", serde_json::json!({"host_id": "NHOST"})),
+        ] {
+            let ty = format!("com.wasmcloud.lattice.{ty}");
+            let event = serde_json::json!({"type": ty, "source": "NHOST", "data": data});
+            assert!(
+                receive(event.to_string().as_bytes()).unwrap().is_some(),
+                "{ty}"
+            );
+        }
         let misshapen =
             serde_json::json!({"type": "com.wasmcloud.lattice.provider_stopped", "data": {}});
         assert!(receive(misshapen.to_string().as_bytes()).is_err());
