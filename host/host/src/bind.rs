@@ -20,7 +20,7 @@ use std::sync::Arc;
 use weft_capability::http::IncomingHandler;
 use weft_capability::messaging::{Message, MessageHandler, Use};
 use weft_capability::provider::{Capability, Subscription};
-use weft_capability::sync::{Locked, Shared};
+use weft_capability::sync::Locked;
 use weft_runtime::{CallTarget, Component, Links};
 
 /// What identifies an inbound binding: the link (all of it, config
@@ -89,15 +89,16 @@ impl Host {
     /// last rebind, are resolved: starting the ten-thousandth copy of an
     /// unlinked component costs what starting the first did.
     pub(crate) fn rebind(&self) {
-        let links = self.links.reading().clone();
-        let scaled: HashSet<String> = {
-            let deployments = self.deployments.reading();
-            links
+        let (links, scaled) = {
+            let placed = self.placed();
+            let scaled: HashSet<String> = placed
+                .links
                 .iter()
                 .flat_map(|l| [&l.source, &l.target])
-                .filter(|id| deployments.contains_key(id.as_str()))
+                .filter(|id| placed.deployments.contains_key(id.as_str()))
                 .cloned()
-                .collect()
+                .collect();
+            (placed.links.clone(), scaled)
         };
         let sources: HashSet<String> = links
             .iter()

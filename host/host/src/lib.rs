@@ -25,6 +25,7 @@ mod providers;
 mod scale;
 mod scope;
 mod spy;
+mod state;
 mod supply;
 
 pub use api::{Bid, ComponentInfo, Decline, HostApi, HostInfo, Inventory, ProviderInfo};
@@ -210,15 +211,12 @@ impl HostBuilder {
             supply: self.supply,
             spied: RwLock::default(),
             provider_kinds: self.provider_kinds,
-            providers: RwLock::default(),
-            links: RwLock::default(),
+            placed: RwLock::default(),
             inbound: std::sync::Mutex::default(),
             draining: AtomicBool::new(false),
-            deployments: RwLock::default(),
             images: RwLock::default(),
             runtime,
             cache,
-            components: RwLock::default(),
             linked: std::sync::Mutex::default(),
             meters: metrics::HostMeters::default(),
             guard: Arc::new(guard::Guard::new(self.reserved)),
@@ -237,15 +235,12 @@ pub struct Host {
     allow_file_refs: bool,
     remote: Option<Arc<dyn RemoteCalls>>,
     provider_kinds: providers::Kinds,
-    providers: RwLock<HashMap<String, providers::RunningProvider>>,
-    /// The lattice's links, as last set.
-    links: RwLock<Vec<LinkBinding>>,
+    /// What runs here and how it is wired: changed together.
+    placed: RwLock<state::Placed>,
     /// Providers calling components here, by link.
     inbound: std::sync::Mutex<bind::Inbound>,
     /// Set by [`Host::drain`]: no inbound binding starts again.
     draining: AtomicBool,
-    /// Where components started by `scale` came from.
-    deployments: RwLock<HashMap<String, scale::Deployment>>,
     /// The digest each image reference resolved to when it was last loaded.
     images: RwLock<HashMap<String, String>>,
     /// Pulls `oci://` references (none: this host runs files only).
@@ -258,7 +253,6 @@ pub struct Host {
     spied: RwLock<HashMap<String, Instant>>,
     runtime: Runtime,
     cache: CompileCache,
-    components: RwLock<HashMap<String, Arc<Component>>>,
     /// Components given links at the last rebind (their links must be
     /// cleared when theirs go).
     linked: std::sync::Mutex<std::collections::HashSet<String>>,
@@ -311,11 +305,11 @@ impl Host {
         replace: bool,
     ) -> Result<Arc<Component>, Error> {
         let id = component.id().to_owned();
-        let mut components = self.components.writing();
-        if !replace && components.contains_key(&id) {
+        let mut placed = self.placed_mut();
+        if !replace && placed.components.contains_key(&id) {
             return Err(Error::AlreadyRunning(id));
         }
-        components.insert(id.clone(), component.clone());
+        placed.components.insert(id.clone(), component.clone());
         self.meters.loaded(component.origin());
         tracing::info!(component = %id, digest = %component.digest(), origin = ?component.origin(), replaced = replace, "component started");
         Ok(component)
@@ -371,13 +365,17 @@ impl Host {
     }
 
     pub(crate) fn deployment(&self, id: &str) -> Option<scale::Deployment> {
-        self.deployments.reading().get(id).cloned()
+        self.placed().deployments.get(id).cloned()
     }
 
-    pub(crate) fn deployments_mut(
-        &self,
-    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, scale::Deployment>> {
-        self.deployments.writing()
+    /// What runs here, to read (never held across an await).
+    pub(crate) fn placed(&self) -> std::sync::RwLockReadGuard<'_, state::Placed> {
+        self.placed.reading()
+    }
+
+    /// What runs here, to change (never held across an await).
+    pub(crate) fn placed_mut(&self) -> std::sync::RwLockWriteGuard<'_, state::Placed> {
+        self.placed.writing()
     }
 
     /// Remembers what `image_ref` resolved to, for auctions.
@@ -399,8 +397,8 @@ impl Host {
             return false;
         };
         let running = self
+            .placed()
             .components
-            .reading()
             .values()
             .any(|c| c.digest() == digest);
         running || self.cache.contains(self.runtime.engine(), &digest)
@@ -408,14 +406,17 @@ impl Host {
 
     /// The running component called `id`.
     pub fn component(&self, id: &str) -> Option<Arc<Component>> {
-        self.components.reading().get(id).cloned()
+        self.placed().components.get(id).cloned()
     }
 
     /// Stops `id`; running invocations finish. Returns whether it was running.
     pub fn stop_component(&self, id: &str) -> bool {
         // Where it came from goes with it, whoever started it.
-        self.deployments_mut().remove(id);
-        let stopped = self.components.writing().remove(id).is_some();
+        let stopped = {
+            let mut placed = self.placed_mut();
+            placed.deployments.remove(id);
+            placed.components.remove(id).is_some()
+        };
         if stopped {
             // Providers stop calling it.
             self.rebind();
@@ -425,7 +426,7 @@ impl Host {
 
     /// Ids of the running components, sorted.
     pub fn component_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.components.reading().keys().cloned().collect();
+        let mut ids: Vec<String> = self.placed().components.keys().cloned().collect();
         ids.sort();
         ids
     }
@@ -450,8 +451,8 @@ impl Host {
         let deadline = Instant::now() + within;
         loop {
             let running: usize = self
+                .placed()
                 .components
-                .reading()
                 .values()
                 .map(|c| c.in_flight())
                 .sum();

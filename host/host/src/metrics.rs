@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use weft_capability::sync::{Locked, Shared};
+use weft_capability::sync::Locked;
 use weft_runtime::metrics::{BUCKETS, Calls, Histogram, Kind};
 use weft_runtime::{Component, Origin};
 
@@ -134,7 +134,7 @@ impl Host {
     /// --metrics` serves at `/metrics`).
     pub fn metrics(&self) -> String {
         let mut components: Vec<Arc<Component>> =
-            self.components.reading().values().cloned().collect();
+            self.placed().components.values().cloned().collect();
         components.sort_by(|a, b| a.id().cmp(b.id()));
         let mut out = String::new();
 

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use weft_capability::builtin::Builtin;
 use weft_capability::provider::{self, Capability};
-use weft_capability::sync::Shared;
 
 /// A request to start a provider instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,11 +106,11 @@ impl Host {
                 source,
             })?;
         {
-            let mut providers = self.providers.writing();
-            if providers.contains_key(&req.provider_id) {
+            let mut placed = self.placed_mut();
+            if placed.providers.contains_key(&req.provider_id) {
                 return Err(ProviderError::AlreadyRunning(req.provider_id));
             }
-            providers.insert(
+            placed.providers.insert(
                 req.provider_id.clone(),
                 RunningProvider {
                     reference,
@@ -128,7 +127,7 @@ impl Host {
     /// Stops provider `id`; components linked to it get a clear error on
     /// their next call. Returns whether it was running.
     pub fn stop_provider(&self, id: &str) -> bool {
-        let stopped = self.providers.writing().remove(id).is_some();
+        let stopped = self.placed_mut().providers.remove(id).is_some();
         if stopped {
             self.rebind();
         }
@@ -136,13 +135,14 @@ impl Host {
     }
 
     pub(crate) fn provider(&self, id: &str) -> Option<RunningProvider> {
-        self.providers.reading().get(id).cloned()
+        self.placed().providers.get(id).cloned()
     }
 
     /// Ids of the running providers with their kind and annotations, sorted.
     pub(crate) fn provider_list(&self) -> Vec<(String, String, BTreeMap<String, String>)> {
-        let providers = self.providers.reading();
-        let mut list: Vec<_> = providers
+        let placed = self.placed();
+        let mut list: Vec<_> = placed
+            .providers
             .iter()
             .map(|(id, p)| (id.clone(), p.reference.clone(), p.annotations.clone()))
             .collect();
@@ -154,7 +154,7 @@ impl Host {
     /// component accordingly: the next call of each goes where its links now
     /// say.
     pub fn set_links(&self, links: Vec<LinkBinding>) {
-        *self.links.writing() = links;
+        self.placed_mut().links = links;
         self.rebind();
     }
 }

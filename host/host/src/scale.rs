@@ -348,7 +348,7 @@ impl Host {
     }
 
     fn record(&self, req: &ScaleRequest) {
-        self.deployments_mut().insert(
+        self.placed_mut().deployments.insert(
             req.component_id.clone(),
             Deployment {
                 image_ref: req.image_ref.clone(),
