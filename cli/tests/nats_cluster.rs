@@ -325,16 +325,26 @@ impl Lattice {
     async fn changes_take_effect(&self) -> anyhow::Result<()> {
         // A copy that is still catching up may answer the host's read of
         // the new config as "does not exist" (the start is refused then).
-        wait_for(
+        let last = std::sync::Mutex::new(String::new());
+        let started = wait_for(
             "greeter-late to start with its new config",
-            Duration::from_secs(20),
+            Duration::from_secs(30),
             || async {
-                self.start_greeter("greeter-late", "b", "greet-late")
-                    .await
-                    .ok()
+                let tried = self.start_greeter("greeter-late", "b", "greet-late").await;
+                if let Err(e) = &tried {
+                    *last.lock().unwrap_or_else(|p| p.into_inner()) = e.to_string();
+                }
+                tried.ok()
             },
         )
-        .await?;
+        .await;
+        if let Err(e) = started {
+            let last = last.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            anyhow::bail!(
+                "{e}; the last try said: {last}\nhosts said: {}",
+                self.said()
+            );
+        }
         let e = self.edge.url();
         let late = weft(&e, &["call", "greeter-late", "greet", "\"Ada\""]).await?;
         assert!(late.contains("Hallo, Ada!"), "{late}");
